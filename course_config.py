@@ -1,0 +1,43 @@
+"""The course, declared. `course` commands read this file; a typo here is a clear error, not a silent default."""
+
+from datetime import datetime, timedelta, timezone
+
+from aiml_course.config import (
+    CertificatePolicy,
+    Course,
+    LatePolicy,
+    Limits,
+    Part,
+    PeerReview,
+    RubricItem,
+    SandboxConfig,
+)
+
+UTC = timezone.utc
+
+COURSE = Course(
+    id="aiml101",
+    title="AI/ML from zero: numbers to GPT",
+    cohorts=("2026a", "2026b"),
+    parts=(
+        Part("part-02-first-neuron", title="Your First Neuron",
+             due=datetime(2026, 3, 6, 23, 59, tzinfo=UTC), weight=1.0),
+    ),
+    sandbox=SandboxConfig(
+        backend="bwrap",                 # bubblewrap + cgroups; "docker" on hosts with a daemon; "none" = unsafe
+        limits=Limits(memory_mb=2048, pids=256, cpus=1.0, wall_seconds=600, cell_seconds=120, output_mb=64),
+        workers=2,
+    ),
+    late_policy=LatePolicy(grace=timedelta(minutes=15), penalty_per_day=0.10, max_penalty=0.50,
+                           cutoff=timedelta(days=7)),
+    peer_review=PeerReview(
+        reviews_per_submission=3,
+        rubric=(
+            RubricItem("correctness", "Does the code do what the project asks?", 4),
+            RubricItem("clarity", "Could a classmate follow the notebook from top to bottom?", 4),
+            RubricItem("exploration", "Did the author try and explain their own experiments?", 4),
+        ),
+    ),
+    certificate=CertificatePolicy(min_part_fraction=0.70, min_reviews_done=0),
+    data_dir="~/.cache/aiml-course/data",
+)

@@ -1,0 +1,71 @@
+"""Scan generated student-facing files for anything hidden: do not trust the transform, read the output."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from aiml_course.authoring.parse import BEGIN, END, NotebookSpec
+from aiml_course.errors import LeakError
+
+MARKERS = (BEGIN, END, "BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "# JUDGE", "WALKTHROUGH")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _regions(source: str) -> list[str]:
+    """The text of each solution region of an answer cell."""
+    out, current, inside = [], [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN:
+            inside, current = True, []
+        elif line.strip() == END:
+            inside = False
+            out.append("\n".join(current))
+        elif inside:
+            current.append(line)
+    return out
+
+
+def _readable_text(rel: str, content: str) -> str:
+    """What a person would read in the file: for notebooks, the cell sources one after another."""
+    if rel.endswith(".ipynb"):
+        nb = json.loads(content)
+        return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in nb["cells"])
+    return content
+
+
+def scan_for_leaks(spec: NotebookSpec, files: dict[str, str]) -> None:
+    """Raise LeakError if a release file holds a marker, a solution region, a hidden case or a walkthrough."""
+    secrets: list[tuple[str, int, str, str]] = []  # (normalised text, cell, question, what)
+    for cell in spec.cells:
+        src = str(cell.node.source)
+        if cell.role == "answer":
+            for region in _regions(src):
+                text = _norm(region)
+                # a one-liner such as `return x * w + b` may also appear in the lesson; multi-line blocks may not
+                if region.count("\n") >= 1 and len(text) >= 20:
+                    secrets.append((text, cell.index, cell.qid, "solution code"))
+        elif cell.role in ("hidden", "judge", "walkthrough"):
+            body = src.split("\n", 1)[1] if "\n" in src else ""
+            for chunk in re.split(r"\n(?=@case|def )", body):
+                text = _norm(chunk)
+                if len(text) >= 40:
+                    secrets.append((text, cell.index, cell.qid, f"{cell.role} text"))
+    hidden_names = [c.name for c in spec.cases() if c.hidden]
+    for rel, content in files.items():
+        flat = _norm(_readable_text(rel, content))
+        for marker in MARKERS:
+            if marker in content:
+                raise LeakError(f"{rel} would contain the marker {marker!r}", notebook=spec.path)
+        for name in hidden_names:
+            if re.search(rf"\b{re.escape(name)}\b", content):
+                cell = next(c.cell for c in spec.cases() if c.name == name)
+                raise LeakError(f"{rel} would contain hidden case {name}", notebook=spec.path, cell=cell)
+        for text, cell_index, qid, what in secrets:
+            if text in flat:
+                raise LeakError(f"{rel} would contain {what}", notebook=spec.path, cell=cell_index,
+                                question=qid or None)

@@ -1,0 +1,205 @@
+"""`course`: a thin command line over the library. Each command parses options and calls one function."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aiml_course.config import BACKENDS, Course, load_course
+from aiml_course.errors import CourseError
+
+SANDBOX_OPTION = click.option("--sandbox", "backend", type=click.Choice(BACKENDS), default=None,
+                              help="Isolation backend (default: course_config.py).")
+
+
+def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CourseError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def _course(ctx: click.Context) -> Course:
+    return load_course(ctx.obj["config"])
+
+
+def _sandbox(course: Course, backend: str | None) -> Any:
+    from aiml_course.sandbox import make_sandbox
+
+    return make_sandbox(backend or course.sandbox.backend, course.sandbox.limits)
+
+
+def _parts(course: Course, part: str | None) -> list[str]:
+    return [course.part(part).id] if part else [p.id for p in course.parts]
+
+
+def _db_url(course: Course, db: str | None) -> str:
+    from aiml_course.gradebook import default_url
+
+    return db or default_url(course.root)
+
+
+@click.group()
+@click.option("--config", default="course_config.py", show_default=True, type=click.Path(dir_okay=False),
+              help="The course declaration.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def main(ctx: click.Context, config: str, verbose: int) -> None:
+    """Build, check, grade and report on the AI/ML course."""
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"config": config}
+
+
+@main.command()
+@click.argument("part", required=False)
+@SANDBOX_OPTION
+@click.option("--no-cache", is_flag=True, help="Re-run solutions even if nothing changed.")
+@click.pass_context
+@_fail_cleanly
+def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: bool) -> None:
+    """Write release/ (student notebooks) and autograder/ (grading bundles) from source/."""
+    from aiml_course.authoring.build import build_part, write_build
+
+    course = _course(ctx)
+    sandbox = _sandbox(course, backend)
+    for part_id in _parts(course, part):
+        result = build_part(course, part_id, sandbox, use_cache=not no_cache,
+                            progress=lambda name: click.echo(f"  building {name}", err=True))
+        changes = write_build(course, result)
+        click.echo(f"{part_id}: {len(result.notebooks)} notebook(s), "
+                   f"{len(changes)} file(s) changed" + "".join(f"\n  {c}" for c in changes))
+
+
+@main.command()
+@click.argument("part", required=False)
+@SANDBOX_OPTION
+@click.pass_context
+@_fail_cleanly
+def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
+    """Run every source notebook: solution = full marks, stub = zero, release/ in sync."""
+    from aiml_course.validate import validate_part
+
+    course = _course(ctx)
+    sandbox = _sandbox(course, backend)
+    all_ok = True
+    for part_id in _parts(course, part):
+        report = validate_part(course, part_id, sandbox,
+                               progress=lambda name: click.echo(f"  running {name}", err=True))
+        click.echo(f"\n{part_id}")
+        click.echo(f"  {'notebook':32} {'qs':>3} {'pub':>4} {'hid':>4} {'solution':>12} {'stub':>10} {'time':>7}  ok")
+        for n in report.notebooks:
+            click.echo(f"  {n.notebook:32} {n.questions:>3} {n.public:>4} {n.hidden:>4} "
+                       f"{n.solution[0]:>5g}/{n.solution[1]:<6g} {n.stub[0]:>4g}/{n.stub[1]:<5g} "
+                       f"{n.seconds:>6.1f}s  {'yes' if n.ok else 'NO'}")
+            for p in n.problems:
+                click.secho(f"    ✗ {p}", fg="red")
+        for p in report.sync_problems:
+            click.secho(f"  ✗ {p} — run `course build {part_id}` and commit", fg="red")
+        all_ok &= report.ok
+    click.secho("validate: all good" if all_ok else "validate: FAILED", fg="green" if all_ok else "red")
+    sys.exit(0 if all_ok else 1)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--list-rules", is_flag=True, help="Print the rules and exit.")
+@click.pass_context
+@_fail_cleanly
+def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
+    """Check notebooks against the house style (default: every notebook under source/)."""
+    from aiml_course.lint import RULES, lint_path
+
+    if list_rules:
+        for rule, text in RULES.items():
+            click.echo(f"{rule:28} {text}")
+        return
+    target = path or _course(ctx).source_dir
+    findings = lint_path(target)
+    for f in findings:
+        click.echo(str(f))
+    click.secho(f"lint: {len(findings)} finding(s) in {target}", fg="red" if findings else "green")
+    sys.exit(1 if findings else 0)
+
+
+@main.command()
+@click.argument("part")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@SANDBOX_OPTION
+@click.option("--workers", type=click.IntRange(1), default=None, help="Notebooks graded at once.")
+@click.option("--force", is_flag=True, help="Re-grade submissions already graded.")
+@click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for feedback reports (default: var/feedback/<part>).")
+@click.pass_context
+@_fail_cleanly
+def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, workers: int | None, force: bool,
+          db: str | None, reports: Path | None) -> None:
+    """Grade DIRECTORY/<student>/<notebook>.ipynb for PART into the gradebook."""
+    from aiml_course.gradebook import Gradebook
+    from aiml_course.grading.pipeline import grade_part
+
+    course = _course(ctx)
+    part_id = course.part(part).id
+    summary = grade_part(course, part_id, directory, gradebook=Gradebook(_db_url(course, db)),
+                         sandbox=_sandbox(course, backend), workers=workers or course.sandbox.workers,
+                         force=force, reports=reports or course.root / "var" / "feedback" / part_id)
+    _print_summary(summary)
+
+
+def _print_summary(summary: Any) -> None:
+    click.echo(f"\n{'student':16} {'notebook':30} {'score':>12}  problem")
+    for student, notebook, earned, possible, problem in summary.table():
+        click.echo(f"{student:16} {notebook:30} {earned:>6g}/{possible:<5g}  {problem}")
+    click.echo(f"{len(summary.graded)} graded, {summary.skipped} skipped (already graded; --force to redo)")
+    if summary.reports:
+        click.echo(f"feedback reports: {summary.reports}")
+
+
+@main.command()
+@click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV path (default: var/grades.csv).")
+@click.pass_context
+@_fail_cleanly
+def export(ctx: click.Context, db: str | None, output: Path | None) -> None:
+    """Write the gradebook as CSV: one row per student, per-question scores, part totals."""
+    from aiml_course.export import export_csv
+    from aiml_course.gradebook import Gradebook
+
+    course = _course(ctx)
+    path = export_csv(course, Gradebook(_db_url(course, db)), output or course.root / "var" / "grades.csv")
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo gradebook, CSV and reports go (default: var/demo).")
+@SANDBOX_OPTION
+@click.pass_context
+@_fail_cleanly
+def demo(ctx: click.Context, out: Path | None, backend: str | None) -> None:
+    """The whole chain on the shipped sample submissions: build check → grade → gradebook → CSV."""
+    from aiml_course.demo import run_demo
+
+    course = _course(ctx)
+    result = run_demo(course, out or course.root / "var" / "demo", _sandbox(course, backend),
+                      echo=lambda s: click.echo(s, err=True))
+    _print_summary(result.summary)
+    click.echo(f"gradebook:        {result.db_url}")
+    click.echo(f"grades CSV:       {result.csv}")
+    click.echo(f"feedback reports: {result.reports}")
+
+
+if __name__ == "__main__":
+    main()

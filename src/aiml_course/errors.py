@@ -1,0 +1,61 @@
+"""Errors raised by aiml_course. Each says where the problem is (file, cell, question) and what to do.
+
+* CourseError
+  + ConfigError            course_config.py is missing, malformed or inconsistent
+  + AuthoringError         a source notebook breaks the authoring format (notebook, cell, question)
+    - LeakError            solution or hidden-test text would reach release/
+  + SyncError              release/ or autograder/ is not what `course build` would write
+  + SandboxError           the sandbox could not be set up
+    - SandboxUnavailable   the backend is not installed or not permitted here
+  + GradingError           a submission could not be graded at all (bad path, unknown part)
+  + GradebookError         the gradebook database is unusable
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CourseError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(CourseError):
+    """course_config.py is missing, malformed or inconsistent."""
+
+
+class AuthoringError(CourseError):
+    """A source notebook breaks the authoring format."""
+
+    def __init__(self, problem: str, *, notebook: Path, cell: int | None = None, question: str | None = None):
+        self.problem, self.notebook, self.cell, self.question = problem, notebook, cell, question
+        where = str(notebook)
+        if cell is not None:
+            where += f", cell {cell}"
+        if question:
+            where += f", question {question}"
+        super().__init__(f"{where}: {problem}")
+
+
+class LeakError(AuthoringError):
+    """Solution or hidden-test text would reach a student-facing file."""
+
+
+class SyncError(CourseError):
+    """A generated tree differs from what `course build` would write."""
+
+
+class SandboxError(CourseError):
+    """The sandbox could not be set up or run."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The chosen sandbox backend cannot run on this machine."""
+
+
+class GradingError(CourseError):
+    """A grading request cannot be carried out (unknown part, missing folder)."""
+
+
+class GradebookError(CourseError):
+    """The gradebook database is unusable."""

@@ -1,0 +1,84 @@
+"""`course export`: the gradebook as CSV, one row per student, stable documented columns, numbers as numbers.
+
+Columns, in order:
+  student, name, cohort,
+  for each part (in course_config.py order):
+    one column per question, `<part>/<notebook>:<question>` — points earned on the latest graded submission,
+    `<part>:raw` (sum of the questions), `<part>:possible`, `<part>:late_penalty` (fraction 0–1 from the late
+    policy), `<part>:score` (raw × (1 − penalty)),
+  total, total_possible, percent (weighted by each part's weight, 0–100).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiml_course.config import Course
+from aiml_course.gradebook import Gradebook
+
+
+def question_columns(course: Course) -> dict[str, list[tuple[str, float]]]:
+    """Per part, (column name, possible points) for every question, from the built bundles."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for part in course.parts:
+        cols = []
+        for path in sorted((course.autograder_dir / part.id).glob("*.bundle.json")):
+            bundle = json.loads(path.read_text(encoding="utf-8"))
+            for qid, q in bundle["questions"].items():
+                cols.append((f"{part.id}/{bundle['notebook']}:{qid}", float(q["points"])))
+        out[part.id] = cols
+    return out
+
+
+def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[dict[str, Any]]]:
+    columns = question_columns(course)
+    latest = gradebook.latest()
+    header = ["student", "name", "cohort"]
+    for part in course.parts:
+        header += [c for c, _ in columns[part.id]]
+        header += [f"{part.id}:raw", f"{part.id}:possible", f"{part.id}:late_penalty", f"{part.id}:score"]
+    header += ["total", "total_possible", "percent"]
+    rows = []
+    for student in gradebook.students():
+        row: dict[str, Any] = {"student": student.id, "name": student.name, "cohort": student.cohort}
+        weighted, weights, total, total_possible = 0.0, 0.0, 0.0, 0.0
+        for part in course.parts:
+            subs = [s for s in latest if s["student"] == student.id and s["part"] == part.id]
+            raw = 0.0
+            for col, _possible in columns[part.id]:
+                nb, qid = col.split("/", 1)[1].split(":", 1)
+                sub = next((s for s in subs if s["notebook"] == nb), None)
+                earned = sub["questions"].get(qid, (0.0, 0.0))[0] if sub else 0.0
+                row[col] = round(earned, 4)
+                raw += earned
+            possible = sum(p for _, p in columns[part.id])
+            lateness = max((s["submitted_at"] - part.due for s in subs), default=timedelta(0))
+            penalty = course.late_policy.penalty(lateness) if subs else 0.0
+            score = raw * (1 - penalty)
+            row.update({f"{part.id}:raw": round(raw, 4), f"{part.id}:possible": round(possible, 4),
+                        f"{part.id}:late_penalty": round(penalty, 4), f"{part.id}:score": round(score, 4)})
+            total += score
+            total_possible += possible
+            if possible:
+                weighted += part.weight * score / possible
+                weights += part.weight
+        row.update({"total": round(total, 4), "total_possible": round(total_possible, 4),
+                    "percent": round(100 * weighted / weights, 2) if weights else 0.0})
+        rows.append(row)
+    return header, rows
+
+
+def export_csv(course: Course, gradebook: Gradebook, path: Path) -> Path:
+    header, rows = grade_rows(course, gradebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)  # a crash mid-write never leaves half a CSV
+    return path

@@ -1,0 +1,201 @@
+"""The gradebook: students, submissions and per-case results, in SQLite by default or PostgreSQL by URL.
+
+Re-grading the same submission (same student, notebook and content hash) replaces its results in one transaction,
+so parallel graders and repeated runs never duplicate or lose rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from aiml_course.errors import GradebookError
+from aiml_course.grading.engine import NotebookGrade
+
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    cohort: Mapped[str] = mapped_column(String(64), default="default")
+    active: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("student_id", "part", "notebook", "content_sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    part: Mapped[str] = mapped_column(String(100), index=True)
+    notebook: Mapped[str] = mapped_column(String(200))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    earned: Mapped[float] = mapped_column(Float, default=0.0)
+    possible: Mapped[float] = mapped_column(Float, default=0.0)
+    problem: Mapped[str] = mapped_column(Text, default="")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    results: Mapped[list[CaseRow]] = relationship(back_populates="submission", cascade="all, delete-orphan")
+
+
+class CaseRow(Base):
+    __tablename__ = "case_results"
+    __table_args__ = (UniqueConstraint("submission_id", "case"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(100))
+    case: Mapped[str] = mapped_column(String(200))
+    hidden: Mapped[int] = mapped_column(Integer)
+    earned: Mapped[float] = mapped_column(Float)
+    possible: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
+    submission: Mapped[Submission] = relationship(back_populates="results")
+
+
+class Meta(Base):
+    __tablename__ = "gradebook_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def default_url(root: Path) -> str:
+    return f"sqlite:///{(root / 'var' / 'gradebook.sqlite').resolve()}"
+
+
+class Gradebook:
+    """A facade over the database: open it, record grades, read them back."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(url, future=True)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise GradebookError(f"cannot open the gradebook at {url}: {exc}") from exc
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        with self.session() as s:
+            if s.get(Meta, "schema_version") is None:
+                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self._session()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise GradebookError(f"gradebook write failed and was rolled back: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ensure_student(self, student_id: str, *, cohort: str = "default", name: str = "") -> None:
+        with self.session() as s:
+            if s.get(Student, student_id) is None:
+                s.add(Student(id=student_id, cohort=cohort, name=name))
+
+    def is_graded(self, student_id: str, part: str, notebook: str, content_sha256: str) -> bool:
+        with self.session() as s:
+            sub = s.scalar(select(Submission).where(
+                Submission.student_id == student_id, Submission.part == part, Submission.notebook == notebook,
+                Submission.content_sha256 == content_sha256))
+            return sub is not None and sub.graded_at is not None
+
+    def record(self, student_id: str, part: str, grade: NotebookGrade, *, content_sha256: str,
+               submitted_at: datetime) -> int:
+        """Store one graded notebook; replaces the results of the same submission if it was graded before."""
+        self.ensure_student(student_id)
+        with self.session() as s:
+            sub = s.scalar(select(Submission).where(
+                Submission.student_id == student_id, Submission.part == part,
+                Submission.notebook == grade.notebook, Submission.content_sha256 == content_sha256))
+            if sub is None:
+                sub = Submission(student_id=student_id, part=part, notebook=grade.notebook,
+                                 content_sha256=content_sha256, submitted_at=submitted_at)
+                s.add(sub)
+            sub.results.clear()
+            s.flush()
+            sub.submitted_at = submitted_at
+            sub.graded_at = datetime.now(timezone.utc)
+            sub.earned, sub.possible = grade.earned, grade.possible
+            sub.problem, sub.seconds = grade.problem, grade.seconds
+            for c in grade.cases:
+                sub.results.append(CaseRow(question=c.question, case=c.name, hidden=int(c.hidden),
+                                           earned=c.earned, possible=c.possible, message=c.message))
+            s.flush()
+            return sub.id
+
+    def latest(self, part: str | None = None) -> list[dict[str, Any]]:
+        """The most recent graded submission per (student, part, notebook), with per-question scores."""
+        with self.session() as s:
+            query = select(Submission).where(Submission.graded_at.is_not(None))
+            if part:
+                query = query.where(Submission.part == part)
+            rows: dict[tuple[str, str, str], Submission] = {}
+            for sub in s.scalars(query.order_by(Submission.submitted_at, Submission.id)):
+                rows[(sub.student_id, sub.part, sub.notebook)] = sub
+            out = []
+            for sub in rows.values():
+                questions: dict[str, list[float]] = {}
+                for r in sub.results:
+                    q = questions.setdefault(r.question, [0.0, 0.0])
+                    q[0] += r.earned
+                    q[1] += r.possible
+                out.append({"student": sub.student_id, "part": sub.part, "notebook": sub.notebook,
+                            "submitted_at": _aware(sub.submitted_at), "earned": sub.earned,
+                            "possible": sub.possible, "problem": sub.problem,
+                            "questions": {k: (round(v[0], 6), round(v[1], 6)) for k, v in questions.items()}})
+            return out
+
+    def students(self) -> list[Student]:
+        with self.session() as s:
+            return list(s.scalars(select(Student).order_by(Student.id)))
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")      # readers never block the grader
+    cur.execute("PRAGMA busy_timeout=30000")    # parallel writers wait instead of failing
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,175 @@
+"""`course grade PART DIR`: grade every student's notebooks of a part in parallel sandboxes, into the gradebook.
+
+DIR holds one folder per student: `DIR/<student>/<notebook>.ipynb`, or nbgrader's
+`DIR/<student>/<part>/<notebook>.ipynb` (with its `timestamp.txt`). Re-running skips submissions already graded
+with the same content unless `force`; an interrupted run keeps every result recorded before the interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aiml_course.config import Course
+from aiml_course.errors import GradingError
+from aiml_course.gradebook import Gradebook, sha256_bytes
+from aiml_course.grading.engine import NotebookGrade, execute, judge
+from aiml_course.grading.report import write_report
+from aiml_course.sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SubmissionFile:
+    student: str
+    notebook: str                  # stem, e.g. "2.1-simplest-neuron"
+    path: Path | None              # None: not submitted
+    submitted_at: datetime
+
+
+@dataclass
+class GradeSummary:
+    part: str
+    graded: list[tuple[str, NotebookGrade]] = field(default_factory=list)
+    skipped: int = 0
+    reports: Path | None = None
+
+    def table(self) -> list[tuple[str, str, float, float, str]]:
+        return sorted((s, g.notebook, g.earned, g.possible, g.problem) for s, g in self.graded)
+
+
+def load_bundles(course: Course, part: str) -> dict[str, dict[str, Any]]:
+    folder = course.autograder_dir / part
+    bundles = {}
+    for path in sorted(folder.glob("*.bundle.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        bundles[data["notebook"]] = data
+    if not bundles:
+        raise GradingError(f"no grading bundles in {folder}: run `course build {part}` first")
+    return bundles
+
+
+def _timestamp(folder: Path, fallback: Path) -> datetime:
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file():
+        text = stamp.read_text().strip()
+        for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z"):
+            try:
+                dt = datetime.strptime(text, fmt)
+                return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            except ValueError:
+                continue
+        try:
+            dt = datetime.fromisoformat(text)
+            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        except ValueError:
+            logger.warning("%s: unreadable timestamp %r; using the file time", stamp, text)
+    return datetime.fromtimestamp(fallback.stat().st_mtime, tz=timezone.utc)
+
+
+def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[SubmissionFile]:
+    """One entry per (student, notebook) for every student folder in `directory`."""
+    if not directory.is_dir():
+        raise GradingError(f"{directory} is not a folder of student submissions")
+    found = []
+    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        folder = student_dir / part if (student_dir / part).is_dir() else student_dir
+        for stem in notebooks:
+            path = folder / f"{stem}.ipynb"
+            if path.is_file():
+                found.append(SubmissionFile(student_dir.name, stem, path, _timestamp(folder, path)))
+            else:
+                found.append(SubmissionFile(student_dir.name, stem, None, datetime.now(timezone.utc)))
+    return found
+
+
+def release_files(course: Course, part: str) -> dict[str, bytes]:
+    """Data files shipped with the release (not notebooks, not public checks): the notebook may read them."""
+    folder = course.release_dir / part
+    files = {}
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if p.is_file() and p.suffix != ".ipynb" and rel.parts[0] != ".checks":
+            files[str(rel)] = p.read_bytes()
+    return files
+
+
+def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: SubmissionFile, sandbox: Sandbox,
+              files: dict[str, bytes]) -> tuple[NotebookGrade, str]:
+    """Grade one submitted notebook; always returns a grade (zero with the reason if anything went wrong)."""
+    from aiml_course.grading.engine import Execution
+
+    if sub.path is None:
+        return judge(bundle, Execution(None, {}, [], "not submitted")), "missing"
+    data = sub.path.read_bytes()
+    digest = sha256_bytes(data)
+    try:
+        nb = json.loads(data.decode("utf-8"))
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells")
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = f"the notebook file is not a valid notebook ({type(exc).__name__}: {str(exc)[:120]})"
+        return judge(bundle, Execution(None, {}, [], reason)), digest
+    execution = execute(json.dumps(nb), bundle["probe_cells"], sandbox,
+                        cell_seconds=course.sandbox.limits.cell_seconds, files=files)
+    return judge(bundle, execution), digest
+
+
+def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebook, sandbox: Sandbox,
+               workers: int = 1, force: bool = False, reports: Path | None = None,
+               show_progress: bool = True) -> GradeSummary:
+    """Grade every submission of `part` under `directory` and record the results."""
+    bundles = load_bundles(course, part)
+    subs = find_submissions(directory, part, list(bundles))
+    files = release_files(course, part)
+    summary = GradeSummary(part, reports=reports)
+    todo = []
+    for sub in subs:
+        gradebook.ensure_student(sub.student)
+        if sub.path is not None and not force and gradebook.is_graded(
+                sub.student, part, sub.notebook, sha256_bytes(sub.path.read_bytes())):
+            summary.skipped += 1
+            continue
+        todo.append(sub)
+    bar = _progress(len(todo), show_progress)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: dict[Future[tuple[NotebookGrade, str]], SubmissionFile] = {
+            pool.submit(grade_one, course, part, bundles[s.notebook], s, sandbox, files): s for s in todo}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    sub = pending.pop(fut)
+                    grade, digest = fut.result()
+                    gradebook.record(sub.student, part, grade, content_sha256=digest,
+                                     submitted_at=sub.submitted_at)
+                    if reports is not None:
+                        write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at)
+                    summary.graded.append((sub.student, grade))
+                    bar.update(1)
+                    bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
+        except KeyboardInterrupt:
+            for fut in pending:
+                fut.cancel()
+            logger.warning("interrupted: %d result(s) recorded, %d not graded", len(summary.graded), len(pending))
+            raise
+        finally:
+            bar.close()
+    return summary
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="notebook", desc="grading", disable=not enabled or total == 0)
+
+
+def iter_grades(summary: GradeSummary) -> Iterator[tuple[str, NotebookGrade]]:
+    yield from summary.graded

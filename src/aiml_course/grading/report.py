@@ -1,0 +1,52 @@
+"""Per-submission feedback: an HTML page and a JSON file with each check's message and points.
+
+Messages come from the judge, which never puts a hidden expected value or hidden test code into them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from pathlib import Path
+
+from aiml_course.config import Course
+from aiml_course.grading.engine import NotebookGrade
+
+
+def render_html(course: Course, part: str, student: str, grade: NotebookGrade, submitted_at: datetime) -> str:
+    e = html.escape
+    rows = []
+    for qid, (earned, possible) in grade.by_question().items():
+        rows.append(f"<tr><th colspan=2>{e(qid)}</th><th class=num>{earned:g} / {possible:g}</th></tr>")
+        for c in (c for c in grade.cases if c.question == qid):
+            kind = "hidden" if c.hidden else "public"
+            rows.append(f"<tr class={'ok' if c.earned >= c.possible else 'bad'}><td>{kind}</td>"
+                        f"<td>{e(c.message)}</td><td class=num>{c.earned:g} / {c.possible:g}</td></tr>")
+    problem = f"<p class=problem>{e(grade.problem)}</p>" if grade.problem else ""
+    errors = "".join(f"<li>cell {e(str(c.get('cell')))}: {e(str(c.get('name')))}: {e(str(c.get('message')))}</li>"
+                     for c in grade.cell_errors)
+    errors_html = f"<h2>Cells that raised an error</h2><ul>{errors}</ul>" if errors else ""
+    return f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width, initial-scale=1">
+<title>{e(grade.notebook)} — feedback for {e(student)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:56rem;margin:1rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;
+vertical-align:top}}.num{{text-align:right;white-space:nowrap}}.ok td{{color:#155724}}.bad td{{color:#8a1c1c}}
+.problem{{background:#fff3cd;padding:.5rem}}</style></head><body>
+<h1>{e(course.title)}</h1>
+<p><b>{e(part)}</b> · <b>{e(grade.notebook)}</b> · student <b>{e(student)}</b> · submitted {e(submitted_at.isoformat())}</p>
+<p><b>Score: {grade.earned:g} / {grade.possible:g}</b></p>{problem}
+<table>{''.join(rows)}</table>{errors_html}
+</body></html>
+"""
+
+
+def write_report(folder: Path, course: Course, part: str, student: str, grade: NotebookGrade,
+                 submitted_at: datetime) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / f"{grade.notebook}.html"
+    page.write_text(render_html(course, part, student, grade, submitted_at), encoding="utf-8")
+    data = {"student": student, "part": part, "submitted_at": submitted_at.isoformat(), **grade.to_dict()}
+    (folder / f"{grade.notebook}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return page

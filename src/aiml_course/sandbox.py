@@ -1,0 +1,360 @@
+"""Run one untrusted command with no network, a private filesystem view and hard resource limits.
+
+Backends:
+* `bwrap` — bubblewrap started as root *without* a user namespace (so the sandbox uid cannot map to host root),
+  dropping to uid 65534 with no capabilities inside; cgroups (v1 or v2) for memory, pids and CPU; rlimits for
+  CPU time and file size; a wall-clock kill from outside. Only /usr, a few /etc files, the Python environment and
+  the job folder are visible.
+* `none` — a plain subprocess with rlimits and the wall-clock kill: NO isolation; for trusted instructor code or
+  machines without bubblewrap, and always announced as unsafe.
+
+Verdicts about limits are read from the kernel's accounting (cgroup files, wait status), never from the program.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiml_course.config import Limits
+from aiml_course.errors import SandboxUnavailable
+
+logger = logging.getLogger(__name__)
+
+NOBODY = 65534
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+INSIDE_ROOT = "/job"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What happened to one sandboxed run, from the host's point of view."""
+
+    exit_code: int | None          # None when killed by a signal
+    signal: int | None
+    timed_out: bool
+    oom_killed: bool
+    pids_limit_hit: bool
+    wall_seconds: float
+    max_memory_mb: float | None
+    stdout: str                    # tails, for the staff log
+    stderr: str
+
+    @property
+    def reason(self) -> str:
+        """A one-line explanation of an abnormal end, or '' for a normal exit."""
+        if self.timed_out:
+            return "ran past the time limit and was stopped"
+        if self.oom_killed:
+            return "used more memory than allowed and was stopped"
+        if self.pids_limit_hit:
+            return "started more processes or threads than allowed"
+        if self.signal == signal.SIGXFSZ:
+            return "wrote a file larger than allowed"
+        if self.signal == signal.SIGXCPU:
+            return "used more CPU time than allowed"
+        if self.signal is not None:
+            return f"was killed by signal {signal.Signals(self.signal).name}"
+        if self.exit_code:
+            return f"exited with status {self.exit_code}"
+        return ""
+
+
+class _Cgroup:
+    """A per-run cgroup (v1 hierarchies or a v2 leaf) with memory, pids and CPU limits, or nothing if not writable."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.paths: dict[str, Path] = {}
+        self.v2 = (CGROUP_ROOT / "cgroup.controllers").is_file()
+        try:
+            if self.v2:
+                self._setup_v2(name, limits)
+            else:
+                self._setup_v1(name, limits)
+        except OSError as exc:
+            logger.warning("cgroups not writable (%s): memory and pids limits fall back to rlimits", exc)
+            self.remove()
+            self.paths = {}
+
+    def _setup_v1(self, name: str, limits: Limits) -> None:
+        for ctl in ("memory", "pids", "cpu"):
+            path = CGROUP_ROOT / ctl / "aiml-grading" / name
+            path.mkdir(parents=True, exist_ok=True)
+            self.paths[ctl] = path
+        mem = str(limits.memory_mb * 1024 * 1024)
+        (self.paths["memory"] / "memory.limit_in_bytes").write_text(mem)
+        memsw = self.paths["memory"] / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            memsw.write_text(mem)
+        (self.paths["pids"] / "pids.max").write_text(str(limits.pids))
+        (self.paths["cpu"] / "cpu.cfs_period_us").write_text("100000")
+        (self.paths["cpu"] / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * 100000)))
+
+    def _setup_v2(self, name: str, limits: Limits) -> None:
+        parent = CGROUP_ROOT / "aiml-grading"
+        parent.mkdir(exist_ok=True)
+        (parent / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+        path = parent / name
+        path.mkdir(exist_ok=True)
+        self.paths = {"memory": path, "pids": path, "cpu": path}
+        (path / "memory.max").write_text(str(limits.memory_mb * 1024 * 1024))
+        if (path / "memory.swap.max").exists():
+            (path / "memory.swap.max").write_text("0")
+        (path / "pids.max").write_text(str(limits.pids))
+        (path / "cpu.max").write_text(f"{int(limits.cpus * 100000)} 100000")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.paths)
+
+    def join(self) -> None:
+        """Called in the child between fork and exec: move it into every controller's cgroup."""
+        for path in dict.fromkeys(self.paths.values()):
+            (path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def _read(self, ctl: str, name: str) -> str:
+        try:
+            return (self.paths[ctl] / name).read_text()
+        except (KeyError, OSError):
+            return ""
+
+    def oom_killed(self) -> bool:
+        text = self._read("memory", "memory.events" if self.v2 else "memory.oom_control")
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def pids_limit_hit(self) -> bool:
+        for line in self._read("pids", "pids.events").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def max_memory_mb(self) -> float | None:
+        raw = self._read("memory", "memory.peak" if self.v2 else "memory.max_usage_in_bytes").strip()
+        return round(int(raw) / 2**20, 1) if raw.isdigit() else None
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = [int(p) for p in self._read("pids", "cgroup.procs").split()]
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        for path in dict.fromkeys(self.paths.values()):
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def _tail(path: Path, limit: int = 8000) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - limit))
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+class Sandbox:
+    """Runs `python <runner> <job.json>` for a job folder laid out as in/ (read-only), work/ and out/."""
+
+    name = "base"
+    isolated = False
+
+    def __init__(self, limits: Limits, *, python: str | None = None) -> None:
+        self.limits = limits
+        self.python = python or sys.executable
+
+    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def _env(self, job_root: Path) -> dict[str, str]:
+        home = str(job_root / "work")
+        return {"PATH": f"{Path(self.python).parent}:/usr/bin:/bin", "HOME": home, "MPLBACKEND": "Agg",
+                "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1",
+                "AIML_HEADLESS": "1", "AIML_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
+
+    def prepare(self, job_root: Path) -> None:
+        """Give the unprivileged sandbox user the folders it may write."""
+        for sub in ("work", "out"):
+            (job_root / sub).mkdir(parents=True, exist_ok=True)
+
+    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
+        """Run `script` with `script_args` for the job in `job_root`, under the limits."""
+        self.prepare(job_root)
+        cgroup = _Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
+        limits = self.limits
+        out_path, err_path = job_root / "sandbox.stdout", job_root / "sandbox.stderr"
+
+        def in_child() -> None:
+            if cgroup.active:
+                cgroup.join()
+            resource.setrlimit(resource.RLIMIT_CPU, (limits.wall_seconds, limits.wall_seconds + 5))
+            size = limits.output_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if not cgroup.active:  # best effort without cgroups: address space instead of memory
+                mem = limits.memory_mb * 2**20 * 4  # virtual size runs far above resident size for torch
+                resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+
+        argv = self._argv(job_root, script, script_args)
+        start = time.monotonic()
+        timed_out = False
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    env=self._env(job_root), cwd=job_root / "work", preexec_fn=in_child,
+                                    start_new_session=True)
+            try:
+                proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                cgroup.kill_all()
+                proc.wait()
+        wall = time.monotonic() - start
+        cgroup.kill_all()  # leftovers (double forks) never outlive the run
+        rc = proc.returncode
+        result = RunResult(
+            exit_code=rc if rc >= 0 else None, signal=-rc if rc < 0 else None, timed_out=timed_out,
+            oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(), wall_seconds=round(wall, 3),
+            max_memory_mb=cgroup.max_memory_mb(), stdout=_tail(out_path), stderr=_tail(err_path))
+        cgroup.remove()
+        return result
+
+
+class LocalSandbox(Sandbox):
+    """No isolation: a subprocess with rlimits and a wall-clock kill. Only for trusted code."""
+
+    name = "none"
+    isolated = False
+
+    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
+        return [self.python, str(script), *script_args]
+
+    def _env(self, job_root: Path) -> dict[str, str]:
+        env = super()._env(job_root)
+        env["MPLCONFIGDIR"] = str(job_root / "work" / ".mpl")
+        env["IPYTHONDIR"] = str(job_root / "work" / ".ipython")
+        return env
+
+
+class BwrapSandbox(Sandbox):
+    """bubblewrap, started as root without a user namespace, dropping to uid 65534 inside."""
+
+    name = "bwrap"
+    isolated = True
+
+    def __init__(self, limits: Limits, *, python: str | None = None, extra_ro: tuple[Path, ...] = ()) -> None:
+        super().__init__(limits, python=python)
+        self.bwrap = shutil.which("bwrap")
+        self.setpriv = shutil.which("setpriv")
+        if self.bwrap is None or self.setpriv is None:
+            raise SandboxUnavailable(
+                "bubblewrap is not installed: `apt-get install bubblewrap` (or set sandbox backend 'none' for "
+                "trusted code only)")
+        if os.geteuid() != 0:
+            raise SandboxUnavailable("the bwrap backend starts as root and drops to uid 65534; run as root")
+        self.extra_ro = extra_ro
+
+    def prepare(self, job_root: Path) -> None:
+        super().prepare(job_root)
+        os.chmod(job_root, 0o755)
+        for sub in ("work", "out"):
+            for dirpath, _dirs, files in os.walk(job_root / sub):
+                os.chown(dirpath, NOBODY, NOBODY)
+                for f in files:
+                    os.chown(os.path.join(dirpath, f), NOBODY, NOBODY)
+        for dirpath, _dirs, files in os.walk(job_root / "in"):
+            os.chmod(dirpath, 0o755)
+            for f in files:
+                os.chmod(os.path.join(dirpath, f), 0o644)
+
+    def _python_roots(self) -> list[Path]:
+        """Folders the interpreter and its packages live in (the venv, its base Python, editable sources)."""
+        roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sysconfig.get_paths()["stdlib"]).parent}
+        for entry in sys.path:
+            p = Path(entry)
+            if entry and p.is_dir() and not str(p).startswith(("/usr", "/proc")):
+                roots.add(p)
+        roots.update(self.extra_ro)
+        # bind the outermost folders only
+        ordered = sorted((r.resolve() for r in roots if r.exists()), key=lambda p: len(p.parts))
+        kept: list[Path] = []
+        for r in ordered:
+            if str(r).startswith("/usr") or any(r.is_relative_to(k) for k in kept):
+                continue
+            kept.append(r)
+        return kept
+
+    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
+        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+                "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]
+        for etc in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", "/etc/fonts", "/etc/ssl",
+                    "/etc/mime.types", "/etc/matplotlibrc"):
+            argv += ["--ro-bind-try", etc, etc]
+        roots = self._python_roots()
+        parents = sorted({str(p) for r in roots for p in r.parents if str(p) != "/"} | {INSIDE_ROOT},
+                         key=lambda p: p.count("/"))
+        for parent in parents:  # bwrap would create missing parents 0700, unreadable for uid 65534
+            argv += ["--perms", "0755", "--dir", parent]
+        for root in roots:
+            argv += ["--ro-bind", str(root), str(root)]
+        argv += ["--ro-bind", str(job_root / "in"), f"{INSIDE_ROOT}/in",
+                 "--bind", str(job_root / "work"), f"{INSIDE_ROOT}/work",
+                 "--bind", str(job_root / "out"), f"{INSIDE_ROOT}/out",
+                 "--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                 "--die-with-parent", "--new-session", "--hostname", "sandbox", "--chdir", f"{INSIDE_ROOT}/work",
+                 "--clearenv"]
+        for key, value in self._env(job_root).items():
+            argv += ["--setenv", key, value]
+        argv += ["--remount-ro", "/",
+                 self.setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs",
+                 self.python, str(script), *[a.replace(str(job_root), INSIDE_ROOT) for a in script_args]]
+        return argv
+
+    def _env(self, job_root: Path) -> dict[str, str]:
+        env = super()._env(job_root)
+        env["HOME"] = f"{INSIDE_ROOT}/work"
+        return env
+
+
+def make_sandbox(backend: str, limits: Limits) -> Sandbox:
+    """The sandbox for `backend` ('bwrap', 'none'); 'docker' is not implemented yet and says so."""
+    if backend == "bwrap":
+        return BwrapSandbox(limits)
+    if backend == "none":
+        logger.warning("sandbox backend 'none': student code runs WITHOUT isolation (trusted code only)")
+        return LocalSandbox(limits)
+    raise SandboxUnavailable(f"sandbox backend {backend!r} is not available in this version; use 'bwrap'")

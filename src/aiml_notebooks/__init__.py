@@ -1,0 +1,58 @@
+"""aiml_notebooks: the small library every course notebook imports.
+
+Names are loaded lazily, so `from aiml_notebooks import set_seed` does not pay for importing torch or Lightning
+until a function that needs them runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # reproducibility and hardware
+    "set_seed": "reproducibility",
+    "get_device": "reproducibility",
+    # text
+    "CharacterTokenizer": "text",
+    "UnknownCharacterError": "text",
+    "create_dataset": "text",
+    # training helpers
+    "plot_training_curves": "plotting",
+    "LiveLossPlot": "callbacks",
+    "in_live_notebook": "environment",
+    # interactive demos
+    "demo": "widgets",
+    "slider": "widgets",
+    "choice": "widgets",
+    "toggle": "widgets",
+    # exercises
+    "case": "checks",
+    "check": "checks",
+    "show_quiz": "quiz",
+    # data
+    "load_digits": "datasets",
+    "load_mnist_5k": "datasets",
+    "load_mnist": "datasets",
+    "load_fashion_mnist": "datasets",
+    "load_cifar10": "datasets",
+    "load_text": "datasets",
+    "read_idx": "datasets",
+    "data_dir": "datasets",
+    "DatasetUnavailable": "datasets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aiml_notebooks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"aiml_notebooks.{module}"), name)
+    globals()[name] = value  # cache: the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

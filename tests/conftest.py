@@ -1,0 +1,37 @@
+"""Shared fixtures: a temporary copy of the mini course (tests never modify repository files) and sandboxes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aiml_course.config import Course, Limits, load_course
+from aiml_course.sandbox import BwrapSandbox, LocalSandbox, Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "tests" / "data" / "mini-course"
+
+
+def bwrap_available() -> bool:
+    return shutil.which("bwrap") is not None and os.geteuid() == 0
+
+
+needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap as root is needed for the sandbox")
+
+
+@pytest.fixture
+def mini_course(tmp_path: Path) -> Course:
+    """A fresh copy of tests/data/mini-course, loaded."""
+    root = tmp_path / "mini-course"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns(".course-cache", "var"))
+    return load_course(root / "course_config.py")
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    """The real sandbox when this machine can run it, else the unisolated runner (the tests still grade)."""
+    limits = Limits(wall_seconds=60, cell_seconds=20, memory_mb=1024, pids=128)
+    return BwrapSandbox(limits) if bwrap_available() else LocalSandbox(limits)
