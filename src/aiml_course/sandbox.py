@@ -243,8 +243,11 @@ class Sandbox:
         wall = time.monotonic() - start
         cgroup.kill_all()  # leftovers (double forks) never outlive the run
         rc = proc.returncode
+        sig = -rc if rc < 0 else None
+        if sig is None and self.isolated and 128 < rc <= 128 + 64:  # bwrap reports a signalled child as 128+n
+            sig = rc - 128
         result = RunResult(
-            exit_code=rc if rc >= 0 else None, signal=-rc if rc < 0 else None, timed_out=timed_out,
+            exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(), wall_seconds=round(wall, 3),
             max_memory_mb=cgroup.max_memory_mb(), stdout=_tail(out_path), stderr=_tail(err_path))
         cgroup.remove()
@@ -299,19 +302,25 @@ class BwrapSandbox(Sandbox):
                 os.chmod(os.path.join(dirpath, f), 0o644)
 
     def _python_roots(self) -> list[Path]:
-        """Folders the interpreter and its packages live in (the venv, its base Python, editable sources)."""
-        roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sysconfig.get_paths()["stdlib"]).parent}
-        for entry in sys.path:
-            p = Path(entry)
-            if entry and p.is_dir() and not str(p).startswith(("/usr", "/proc")):
-                roots.add(p)
-        roots.update(self.extra_ro)
-        # bind the outermost folders only
+        """Folders to show read-only: the venv, its base Python, and where our two packages are installed.
+
+        Deliberately not every sys.path entry: a test runner or a script may have put the course folder
+        (with autograder/ and source/) on sys.path, and that must never become visible.
+        """
+        import aiml_course
+        import aiml_notebooks
+
+        roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sysconfig.get_paths()["stdlib"]).parent,
+                 Path(aiml_course.__file__).resolve().parent.parent,
+                 Path(aiml_notebooks.__file__).resolve().parent.parent, *self.extra_ro}
         ordered = sorted((r.resolve() for r in roots if r.exists()), key=lambda p: len(p.parts))
         kept: list[Path] = []
-        for r in ordered:
+        for r in ordered:  # bind the outermost folders only
             if str(r).startswith("/usr") or any(r.is_relative_to(k) for k in kept):
                 continue
+            if (r / "autograder").exists() or (r / "course_config.py").exists():
+                raise SandboxUnavailable(f"refusing to show {r} to student code: it holds the course itself; "
+                                         "install the package (pip install .) or use the src/ layout")
             kept.append(r)
         return kept
 
@@ -341,7 +350,7 @@ class BwrapSandbox(Sandbox):
         argv += ["--remount-ro", "/",
                  self.setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--no-new-privs",
-                 self.python, str(script), *[a.replace(str(job_root), INSIDE_ROOT) for a in script_args]]
+                 self.python, *[a.replace(str(job_root), INSIDE_ROOT) for a in (str(script), *script_args)]]
         return argv
 
     def _env(self, job_root: Path) -> dict[str, str]:

@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` (the whole chain on embedded defaults) and `make test`.
+.PHONY: demo test install lint validate build
+
+VENV := .venv
+COURSE := $(VENV)/bin/course
+
+$(VENV)/.installed: pyproject.toml scripts/install.sh
+	scripts/install.sh
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(COURSE) demo
+
+build: $(VENV)/.installed
+	$(COURSE) build
+
+lint: $(VENV)/.installed
+	$(COURSE) lint
+
+validate: $(VENV)/.installed
+	$(COURSE) validate
+
+test: $(VENV)/.installed
+	$(COURSE) lint
+	$(COURSE) validate
+	$(VENV)/bin/python -m pytest

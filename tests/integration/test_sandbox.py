@@ -1,0 +1,140 @@
+"""The bwrap sandbox itself: what untrusted code can and cannot do. Real kernel limits, no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aiml_course.config import Limits
+from aiml_course.sandbox import BwrapSandbox, RunResult
+from tests.conftest import ROOT, needs_bwrap
+
+pytestmark = needs_bwrap
+
+
+def run(tmp_path: Path, code: str, **limits: int) -> tuple[RunResult, dict]:
+    """Run `code` in the sandbox; it reports findings by writing JSON to /job/out/report.json."""
+    job = tmp_path / "job"
+    (job / "in").mkdir(parents=True)
+    script = job / "in" / "probe.py"
+    script.write_text("import json, os\nreport = {}\n" + code +
+                      "\njson.dump(report, open('/job/out/report.json', 'w'))\n")
+    settings = {"wall_seconds": 20, "cell_seconds": 10, "memory_mb": 512, "pids": 64, **limits}
+    result = BwrapSandbox(Limits(**settings)).run(job, script, [])
+    out = job / "out" / "report.json"
+    return result, (json.loads(out.read_text()) if out.exists() else {})
+
+
+def test_runs_as_nobody_without_capabilities(tmp_path: Path) -> None:
+    """Is the code uid 65534 with every capability dropped and no_new_privs set?"""
+    result, report = run(tmp_path, "report['uid'] = os.getuid()\n"
+                         "report['status'] = open('/proc/self/status').read()")
+    assert result.exit_code == 0, result.stderr
+    assert report["uid"] == 65534
+    assert "CapEff:\t0000000000000000" in report["status"] and "NoNewPrivs:\t1" in report["status"]
+
+
+def test_no_network(tmp_path: Path) -> None:
+    """Do DNS, outside connections and host loopback services all fail?"""
+    code = """
+import socket
+for name, target in [('outside', ('1.1.1.1', 80)), ('loopback', ('127.0.0.1', 22))]:
+    try:
+        socket.create_connection(target, timeout=2); report[name] = 'connected'
+    except OSError as exc:
+        report[name] = type(exc).__name__
+try:
+    socket.getaddrinfo('pypi.org', 443); report['dns'] = 'resolved'
+except OSError as exc:
+    report['dns'] = type(exc).__name__
+"""
+    _, report = run(tmp_path, code)
+    assert report == {"outside": "OSError", "loopback": "ConnectionRefusedError", "dns": "gaierror"} or \
+        "connected" not in report.values() and report["dns"] != "resolved"
+
+
+def test_cannot_see_grading_material_or_secrets(tmp_path: Path) -> None:
+    """Are the autograder bundles, source notebooks, /etc/shadow, root's home and /home invisible?"""
+    targets = [str(ROOT / "autograder"), str(ROOT / "source"), str(ROOT / "var"), "/etc/shadow", "/root", "/home",
+               str(tmp_path)]
+    code = f"for t in {targets!r}:\n    report[t] = os.path.exists(t)"
+    result, report = run(tmp_path, code)
+    assert result.exit_code == 0, result.stderr
+    assert report == dict.fromkeys(targets, False)
+
+
+def test_system_and_code_are_read_only(tmp_path: Path) -> None:
+    """Can it write only to its scratch folder and /tmp, not to /usr, the venv or the course code?"""
+    code = f"""
+for t in ['/usr/evil', '{ROOT / "src" / "evil.py"}', '/evil', '/job/in/evil', '/job/work/ok', '/tmp/ok']:
+    try:
+        open(t, 'w').write('x'); report[t] = 'written'
+    except OSError as exc:
+        report[t] = type(exc).__name__
+"""
+    _, report = run(tmp_path, code)
+    assert report.pop("/job/work/ok") == "written" and report.pop("/tmp/ok") == "written"
+    assert "written" not in report.values(), report
+    assert not (ROOT / "src" / "evil.py").exists()
+
+
+def test_memory_bomb_is_oom_killed_and_reported(tmp_path: Path) -> None:
+    """Is touching 2 GiB under a 256 MiB limit killed, with oom_killed read from the cgroup?"""
+    result, _ = run(tmp_path, "b = bytearray(2 * 1024**3)\nb[::4096] = b'x' * (len(b) // 4096)", memory_mb=256)
+    assert result.oom_killed, result
+    assert "memory" in result.reason
+
+
+def test_fork_bomb_hits_the_pids_limit_and_leaves_nothing(tmp_path: Path) -> None:
+    """Does a fork bomb stop at the pids limit, get reported, and leave no process behind?"""
+    code = """
+import time
+kids = 0
+try:
+    for _ in range(1000):
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        kids += 1
+except OSError as exc:
+    report['error'] = exc.errno
+report['kids'] = kids
+"""
+    result, report = run(tmp_path, code, pids=32)
+    assert report["kids"] < 32 and result.pids_limit_hit
+    leftover = subprocess.run(["pgrep", "-u", "65534", "-f", "probe.py"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def test_wall_clock_limit_kills_sleepers(tmp_path: Path) -> None:
+    """Is a program sleeping past the wall limit killed and reported as timed out?"""
+    result, _ = run(tmp_path, "import time\ntime.sleep(30)", wall_seconds=2, cell_seconds=1)
+    assert result.timed_out and result.wall_seconds < 10
+
+
+def test_large_files_are_stopped_by_the_size_limit(tmp_path: Path) -> None:
+    """Is writing past the file-size limit stopped (EFBIG: Python ignores SIGXFSZ) instead of filling the disk?"""
+    code = ("try:\n    f = open('/job/work/big', 'wb')\n    for _ in range(100):\n        f.write(b'x' * 2**20)\n"
+            "        f.flush()\nexcept OSError as exc:\n    report['errno'] = exc.errno")
+    result, report = run(tmp_path, code, output_mb=8)
+    assert report == {"errno": 27}  # EFBIG
+    assert (tmp_path / "job" / "work" / "big").stat().st_size <= 8 * 2**20
+
+
+def test_background_processes_die_with_the_run(tmp_path: Path) -> None:
+    """Do double-forked, setsid'd children end when the run ends?"""
+    code = "import subprocess\nsubprocess.Popen(['setsid', 'sleep', '300'], start_new_session=True)"
+    run(tmp_path, code)
+    leftover = subprocess.run(["pgrep", "-u", "65534", "sleep"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_cgroups_are_removed_after_each_run(tmp_path: Path) -> None:
+    """Are per-run cgroups cleaned up (no leak of cgroup folders)?"""
+    run(tmp_path, "pass")
+    parent = Path("/sys/fs/cgroup/memory/aiml-grading")
+    assert not parent.exists() or list(p for p in parent.iterdir() if p.is_dir()) == []
