@@ -20,8 +20,14 @@ COURSE = Course(
     title="AI/ML from zero: numbers to GPT",
     cohorts=("2026a", "2026b"),
     parts=(
+        Part("part-01-basics", title="The Absolute Basics",
+             due=datetime(2026, 2, 27, 23, 59, tzinfo=UTC), weight=1.0),
         Part("part-02-first-neuron", title="Your First Neuron",
              due=datetime(2026, 3, 6, 23, 59, tzinfo=UTC), weight=1.0),
+        Part("part-03-learning", title="Teaching a Neuron to Learn",
+             due=datetime(2026, 3, 13, 23, 59, tzinfo=UTC), weight=1.0),
+        Part("part-04-neural-networks", title="Neural Networks: Many Neurons",
+             due=datetime(2026, 3, 27, 23, 59, tzinfo=UTC), weight=1.5),
     ),
     sandbox=SandboxConfig(
         backend="bwrap",                 # bubblewrap + cgroups; "docker" on hosts with a daemon; "none" = unsafe

@@ -40,7 +40,14 @@ def _sandbox(course: Course, backend: str | None) -> Any:
 
 
 def _parts(course: Course, part: str | None) -> list[str]:
-    return [course.part(part).id] if part else [p.id for p in course.parts]
+    """The named part, or every part that has notebooks in source/ (the others are announced, not errors)."""
+    if part:
+        return [course.part(part).id]
+    ready = [p.id for p in course.parts if any((course.source_dir / p.id).glob("*.ipynb"))]
+    for p in course.parts:
+        if p.id not in ready:
+            click.secho(f"note: {p.id} has no notebooks in source/ yet; skipped", fg="yellow", err=True)
+    return ready
 
 
 def _db_url(course: Course, db: str | None) -> str:

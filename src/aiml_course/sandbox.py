@@ -197,7 +197,7 @@ class Sandbox:
         home = str(job_root / "work")
         return {"PATH": f"{Path(self.python).parent}:/usr/bin:/bin", "HOME": home, "MPLBACKEND": "Agg",
                 "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1",
-                "AIML_HEADLESS": "1", "AIML_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "AIML_HEADLESS": "1", "AIML_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                 "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
 
     def prepare(self, job_root: Path) -> None:
