@@ -332,6 +332,7 @@ class BwrapSandbox(Sandbox):
         for etc in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", "/etc/fonts", "/etc/ssl",
                     "/etc/mime.types", "/etc/matplotlibrc"):
             argv += ["--ro-bind-try", etc, etc]
+        argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # first: a venv living under /tmp is bound on top of it
         roots = self._python_roots()
         parents = sorted({str(p) for r in roots for p in r.parents if str(p) != "/"} | {INSIDE_ROOT},
                          key=lambda p: p.count("/"))
@@ -342,7 +343,7 @@ class BwrapSandbox(Sandbox):
         argv += ["--ro-bind", str(job_root / "in"), f"{INSIDE_ROOT}/in",
                  "--bind", str(job_root / "work"), f"{INSIDE_ROOT}/work",
                  "--bind", str(job_root / "out"), f"{INSIDE_ROOT}/out",
-                 "--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                 "--proc", "/proc", "--dev", "/dev",
                  "--die-with-parent", "--new-session", "--hostname", "sandbox", "--chdir", f"{INSIDE_ROOT}/work",
                  "--clearenv"]
         for key, value in self._env(job_root).items():
