@@ -22,6 +22,7 @@ validate: $(VENV)/.installed
 	$(COURSE) validate
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests
 	$(COURSE) lint
 	$(COURSE) validate
 	$(VENV)/bin/python -m pytest

@@ -148,10 +148,12 @@ def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for feedback reports (default: var/feedback/<part>).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Grade on a Dask cluster (e.g. tcp://10.0.0.5:8786); each worker uses its own sandbox.")
 @click.pass_context
 @_fail_cleanly
 def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, workers: int | None, force: bool,
-          db: str | None, reports: Path | None) -> None:
+          db: str | None, reports: Path | None, scheduler: str | None) -> None:
     """Grade DIRECTORY/<student>/<notebook>.ipynb for PART into the gradebook."""
     from aiml_course.gradebook import Gradebook
     from aiml_course.grading.pipeline import grade_part
@@ -160,7 +162,8 @@ def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, w
     part_id = course.part(part).id
     summary = grade_part(course, part_id, directory, gradebook=Gradebook(_db_url(course, db)),
                          sandbox=_sandbox(course, backend), workers=workers or course.sandbox.workers,
-                         force=force, reports=reports or course.root / "var" / "feedback" / part_id)
+                         force=force, reports=reports or course.root / "var" / "feedback" / part_id,
+                         scheduler=scheduler)
     _print_summary(summary)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,7 @@ class Gradebook:
             sub.results.clear()
             s.flush()
             sub.submitted_at = submitted_at
-            sub.graded_at = datetime.now(timezone.utc)
+            sub.graded_at = datetime.now(UTC)
             sub.earned, sub.possible = grade.earned, grade.possible
             sub.problem, sub.seconds = grade.problem, grade.seconds
             for c in grade.cases:
@@ -190,7 +190,7 @@ class Gradebook:
 
 def _aware(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were stored in UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

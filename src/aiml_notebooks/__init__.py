@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "create_dataset": "text",
     # training helpers
     "plot_training_curves": "plotting",
+    "NotebookFigure": "plotting",
     "LiveLossPlot": "callbacks",
     "in_live_notebook": "environment",
     # interactive demos
@@ -38,8 +39,16 @@ _EXPORTS: dict[str, str] = {
     "load_cifar10": "datasets",
     "load_text": "datasets",
     "read_idx": "datasets",
+    # numeric checks
+    "rel_error": "numeric",
+    "numerical_gradient": "numeric",
+    "gradient_check": "numeric",
+    "accuracy": "numeric",
+    "is_decreasing": "numeric",
     "data_dir": "datasets",
     "DatasetUnavailable": "datasets",
+    "CIFAR10_CLASSES": "datasets",
+    "FASHION_MNIST_CLASSES": "datasets",
 }
 
 __all__ = sorted(_EXPORTS)

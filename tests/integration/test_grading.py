@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -45,9 +46,9 @@ def grade_text(course: Course, sandbox: Sandbox, text: str, tmp_path: Path, name
     path = tmp_path / name / f"{NB}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    sub = SubmissionFile(name, NB, path, datetime.now(timezone.utc))
+    sub = SubmissionFile(name, NB, path, datetime.now(UTC))
     grade, _ = grade_one(course, PART, load_bundles(course, PART)[NB], sub, sandbox, {})
     return grade
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def test_missing_file_and_missing_course_object_are_errors(tmp_path: Path) -> No
 def test_values_are_validated() -> None:
     """Are impossible values refused with the field named?"""
     with pytest.raises(ConfigError, match="must look like"):
-        Part("Part 2", title="x", due=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        Part("Part 2", title="x", due=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(ConfigError, match="time zone"):
         Part("part-02-x", title="x", due=datetime(2026, 1, 1))
     with pytest.raises(ConfigError, match="memory_mb"):

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from aiml_course.authoring.parse import NotebookSpec, parse_notebook
-from aiml_course.authoring.render import bundle, dumps_json, dumps_notebook, probe_cells, public_checks, render
+from aiml_course.authoring.render import (
+    bundle,
+    dumps_json,
+    dumps_notebook,
+    probe_cells,
+    public_checks,
+    render,
+)
 from aiml_course.authoring.verify import scan_for_leaks
 from aiml_course.config import Course
 from aiml_course.errors import AuthoringError, GradingError

@@ -57,8 +57,8 @@ def _quiz_cells(cell: Cell, spec: NotebookSpec, question: Question, *, solved: b
             f'show_quiz("{cell.qid}", "{spec.stem}")')
     display = _copy(cell, spec, show, role="quiz", question=cell.qid)
     intro = nbformat.v4.new_markdown_cell(
-        f"**Your quiz answers.** Write the letter you chose for each question (for example `\"B\"`) and run the "
-        f"cell. This cell is what gets graded.")
+        "**Your quiz answers.** Write the letter you chose for each question (for example `\"B\"`) and run the "
+        "cell. This cell is what gets graded.")
     intro.id = _cell_id(display.id, "intro")
     values = ", ".join(f'{n}: {json.dumps(LETTERS[i.answer]) if solved else "None"}'
                        for n, i in enumerate(question.quiz, 1))
@@ -95,7 +95,7 @@ def render(spec: NotebookSpec, *, variant: str) -> Any:
     assert variant in ("release", "solution", "walkthrough")
     out: list[Any] = []
     # the markdown cell introducing a hidden-test or judge cell goes wherever that cell goes
-    intro = {a.index for a, b in zip(spec.cells, spec.cells[1:]) if a.role == "plain"
+    intro = {a.index for a, b in zip(spec.cells, spec.cells[1:], strict=False) if a.role == "plain"
              and a.node.cell_type == "markdown" and b.role in ("hidden", "judge")}
     for cell in spec.cells:
         if cell.index in intro:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
-from aiml_course.config import Course
+from aiml_course.config import Course, Limits
 from aiml_course.errors import GradingError
 from aiml_course.gradebook import Gradebook, sha256_bytes
-from aiml_course.grading.engine import NotebookGrade, execute, judge
+from aiml_course.grading.engine import Execution, NotebookGrade, execute, judge
 from aiml_course.grading.report import write_report
-from aiml_course.sandbox import Sandbox
+from aiml_course.sandbox import Sandbox, make_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +64,15 @@ def _timestamp(folder: Path, fallback: Path) -> datetime:
         for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z"):
             try:
                 dt = datetime.strptime(text, fmt)
-                return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+                return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
             except ValueError:
                 continue
         try:
             dt = datetime.fromisoformat(text)
-            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
         except ValueError:
             logger.warning("%s: unreadable timestamp %r; using the file time", stamp, text)
-    return datetime.fromtimestamp(fallback.stat().st_mtime, tz=timezone.utc)
+    return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC)
 
 
 def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[SubmissionFile]:
@@ -86,7 +87,7 @@ def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[S
             if path.is_file():
                 found.append(SubmissionFile(student_dir.name, stem, path, _timestamp(folder, path)))
             else:
-                found.append(SubmissionFile(student_dir.name, stem, None, datetime.now(timezone.utc)))
+                found.append(SubmissionFile(student_dir.name, stem, None, datetime.now(UTC)))
     return found
 
 
@@ -101,14 +102,14 @@ def release_files(course: Course, part: str) -> dict[str, bytes]:
     return files
 
 
-def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: SubmissionFile, sandbox: Sandbox,
-              files: dict[str, bytes]) -> tuple[NotebookGrade, str]:
-    """Grade one submitted notebook; always returns a grade (zero with the reason if anything went wrong)."""
-    from aiml_course.grading.engine import Execution
+def grade_notebook_bytes(bundle: dict[str, Any], data: bytes | None, *, limits: Limits, files: dict[str, bytes],
+                         sandbox: Sandbox | None = None, backend: str = "bwrap") -> tuple[NotebookGrade, str]:
+    """Grade one submitted notebook given as bytes; always returns a grade (zero with the reason on failure).
 
-    if sub.path is None:
+    Self-contained so it can run on a Dask worker: without `sandbox` it builds its own there from `backend`.
+    """
+    if data is None:
         return judge(bundle, Execution(None, {}, [], "not submitted")), "missing"
-    data = sub.path.read_bytes()
     digest = sha256_bytes(data)
     try:
         nb = json.loads(data.decode("utf-8"))
@@ -117,15 +118,70 @@ def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: Submission
     except (UnicodeDecodeError, ValueError) as exc:
         reason = f"the notebook file is not a valid notebook ({type(exc).__name__}: {str(exc)[:120]})"
         return judge(bundle, Execution(None, {}, [], reason)), digest
-    execution = execute(json.dumps(nb), bundle["probe_cells"], sandbox,
-                        cell_seconds=course.sandbox.limits.cell_seconds, files=files)
+    box = sandbox if sandbox is not None else make_sandbox(backend, limits)
+    execution = execute(json.dumps(nb), bundle["probe_cells"], box, cell_seconds=limits.cell_seconds, files=files)
     return judge(bundle, execution), digest
+
+
+def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: SubmissionFile, sandbox: Sandbox,
+              files: dict[str, bytes]) -> tuple[NotebookGrade, str]:
+    """Grade one submission in this process's sandbox."""
+    data = sub.path.read_bytes() if sub.path is not None else None
+    return grade_notebook_bytes(bundle, data, limits=course.sandbox.limits, files=files, sandbox=sandbox)
+
+
+class _LocalPool:
+    """Threads on this machine, each driving one sandboxed subprocess."""
+
+    def __init__(self, course: Course, part: str, sandbox: Sandbox, workers: int) -> None:
+        self.course, self.part, self.sandbox = course, part, sandbox
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+
+    def submit(self, bundle: dict[str, Any], sub: SubmissionFile, files: dict[str, bytes]) -> Any:
+        return self.pool.submit(grade_one, self.course, self.part, bundle, sub, self.sandbox, files)
+
+    def as_completed(self, futures: list[Any]) -> Iterator[Any]:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from done
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class _DaskPool:
+    """A Dask distributed cluster: each task grades one submission inside the worker's own sandbox."""
+
+    def __init__(self, scheduler: str, backend: str, limits: Limits) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise GradingError("--scheduler needs dask distributed: pip install 'dask[distributed]'") from exc
+        try:
+            self.client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise GradingError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        self.backend, self.limits = backend, limits
+
+    def submit(self, bundle: dict[str, Any], sub: SubmissionFile, files: dict[str, bytes]) -> Any:
+        data = sub.path.read_bytes() if sub.path is not None else None
+        return self.client.submit(grade_notebook_bytes, bundle, data, backend=self.backend, limits=self.limits,
+                                  files=files, pure=False, key=f"grade-{sub.student}-{sub.notebook}-{uuid4().hex[:8]}")
+
+    def as_completed(self, futures: list[Any]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        yield from as_completed(futures)
+
+    def close(self, cancel: bool) -> None:
+        self.client.close()
 
 
 def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebook, sandbox: Sandbox,
                workers: int = 1, force: bool = False, reports: Path | None = None,
-               show_progress: bool = True) -> GradeSummary:
-    """Grade every submission of `part` under `directory` and record the results."""
+               show_progress: bool = True, scheduler: str | None = None) -> GradeSummary:
+    """Grade every submission of `part` under `directory` and record the results as they arrive."""
     bundles = load_bundles(course, part)
     subs = find_submissions(directory, part, list(bundles))
     files = release_files(course, part)
@@ -138,30 +194,30 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
             summary.skipped += 1
             continue
         todo.append(sub)
+    pool: _LocalPool | _DaskPool = (
+        _DaskPool(scheduler, sandbox.name, course.sandbox.limits) if scheduler
+        else _LocalPool(course, part, sandbox, workers))
     bar = _progress(len(todo), show_progress)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: dict[Future[tuple[NotebookGrade, str]], SubmissionFile] = {
-            pool.submit(grade_one, course, part, bundles[s.notebook], s, sandbox, files): s for s in todo}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    sub = pending.pop(fut)
-                    grade, digest = fut.result()
-                    gradebook.record(sub.student, part, grade, content_sha256=digest,
-                                     submitted_at=sub.submitted_at)
-                    if reports is not None:
-                        write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at)
-                    summary.graded.append((sub.student, grade))
-                    bar.update(1)
-                    bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
-        except KeyboardInterrupt:
-            for fut in pending:
-                fut.cancel()
-            logger.warning("interrupted: %d result(s) recorded, %d not graded", len(summary.graded), len(pending))
-            raise
-        finally:
-            bar.close()
+    futures = {pool.submit(bundles[s.notebook], s, files): s for s in todo}
+    cancelled = False
+    try:
+        for fut in pool.as_completed(list(futures)):
+            sub = futures[fut]
+            grade, digest = fut.result()
+            gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
+            if reports is not None:
+                write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at)
+            summary.graded.append((sub.student, grade))
+            bar.update(1)
+            bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
+    except KeyboardInterrupt:
+        cancelled = True
+        logger.warning("interrupted: %d result(s) recorded, %d not graded", len(summary.graded),
+                       len(todo) - len(summary.graded))
+        raise
+    finally:
+        bar.close()
+        pool.close(cancel=cancelled)
     return summary
 
 

@@ -1,0 +1,104 @@
+"""What students see in the notebook: check() feedback, quizzes, demos, and the library's public names."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import aiml_notebooks
+from aiml_notebooks import demo, slider
+from aiml_notebooks.checks import case, check
+from aiml_notebooks.quiz import answer_hash, lock_explanation, show_quiz, unlock_explanation
+from tests.conftest import MINI
+
+CHECKS = MINI / "release" / "part-01-mini" / ".checks"
+
+
+@pytest.fixture(autouse=True)
+def _checks_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIML_CHECKS_DIR", str(CHECKS))
+    monkeypatch.setenv("AIML_HEADLESS", "1")
+
+
+def _cases_for_q1(double: object) -> dict[str, object]:
+    @case(points=1)
+    def double_of_three() -> object:
+        return double(3)  # type: ignore[operator]
+
+    return {"double_of_three": double_of_three}
+
+
+def test_check_passes_a_right_answer_fast_and_mentions_hidden_points(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does check() say a right answer passed, mention the hidden points, and take under 100 ms?"""
+    ns = _cases_for_q1(lambda x: x + x)
+    start = time.perf_counter()
+    assert check("q1", "1.1-mini", namespace=ns)
+    assert time.perf_counter() - start < 0.1
+    out = capsys.readouterr().out
+    assert "all passed" in out and "✓ double(3)" in out and "Hidden tests worth 3 more point(s)" in out
+
+
+def test_check_explains_a_wrong_answer_with_the_expected_value_and_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does a wrong public answer show expected vs got and the hint, and return False?"""
+    assert not check("q1", "1.1-mini", namespace=_cases_for_q1(lambda x: x * 3))
+    out = capsys.readouterr().out
+    assert "expected 6, got 9" in out and "Hint: Add x to itself." in out
+
+
+def test_check_reports_an_exception_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does an unanswered stub show NotImplementedError, not a traceback?"""
+    def stub(x: object) -> object:
+        raise NotImplementedError()
+
+    assert not check("q1", "1.1-mini", namespace=_cases_for_q1(stub))
+    assert "your code raised NotImplementedError" in capsys.readouterr().out
+
+
+def test_check_names_a_missing_checks_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Is a notebook moved away from its .checks folder told what is wrong?"""
+    monkeypatch.setenv("AIML_CHECKS_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="keep the notebook in the folder it came in"):
+        check("q1", "1.1-mini", namespace={})
+
+
+def test_quiz_files_hide_answers_and_explanations() -> None:
+    """Is the right answer only a hash, and the explanation unreadable without the right choice?"""
+    text = (CHECKS / "1.1-mini.json").read_text()
+    assert "Two and two make four" not in text and '"answer"' not in text
+    item = json.loads(text)["quizzes"]["quiz"]["items"][0]
+    assert item["answer_hash"] == answer_hash(item["salt"], 1)
+    assert unlock_explanation(item["explain"], item["salt"], 1) == "Two and two make four."
+    assert unlock_explanation(item["explain"], item["salt"], 0) != "Two and two make four."
+    assert unlock_explanation(lock_explanation("é ok", "s", 2), "s", 2) == "é ok"
+
+
+def test_show_quiz_prints_lettered_choices_headless(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does the quiz print each question with A/B/C choices and name the answers variable when headless?"""
+    show_quiz("quiz", "1.1-mini")
+    out = capsys.readouterr().out
+    assert "1. What is 2 + 2?" in out and "B) 4" in out and "quiz_answers" in out
+
+
+def test_demo_calls_the_function_once_with_defaults_headless() -> None:
+    """Does demo() call fn once with the slider start values when no widget frontend exists?"""
+    calls = []
+    assert demo(lambda a, b: calls.append((a, b)), a=slider(0, 10, 1, 3), b="fixed") is None
+    assert calls == [(3, "fixed")]
+    with pytest.raises(ValueError, match="outside"):
+        slider(0, 1, 0.1, 5)
+
+
+def test_every_public_name_resolves() -> None:
+    """Does each name in aiml_notebooks.__all__ import (and nothing from aiml_course is needed)?"""
+    for name in aiml_notebooks.__all__:
+        assert getattr(aiml_notebooks, name) is not None, name
+    import ast
+
+    for path in Path(aiml_notebooks.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module] + \
+            [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not any(m.startswith("aiml_course") for m in imported), path
