@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiml_course.config import Course, Limits, load_course
-from aiml_course.sandbox import BwrapSandbox, LocalSandbox, Sandbox
+from aiml_course.sandbox import BwrapSandbox, ForkServerSandbox, LocalSandbox, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = ROOT / "tests" / "data" / "mini-course"
@@ -30,8 +30,15 @@ def mini_course(tmp_path: Path) -> Course:
     return load_course(root / "course_config.py")
 
 
-@pytest.fixture
-def sandbox() -> Sandbox:
-    """The real sandbox when this machine can run it, else the unisolated runner (the tests still grade)."""
+_FORKSERVERS: dict[str, ForkServerSandbox] = {}
+
+
+@pytest.fixture(params=["bwrap", "forkserver"] if bwrap_available() else ["none"])
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    """Each real backend this machine can run (bwrap and the fork server as root), else the unisolated runner."""
     limits = Limits(wall_seconds=60, cell_seconds=20, memory_mb=1024, pids=128)
-    return BwrapSandbox(limits) if bwrap_available() else LocalSandbox(limits)
+    if request.param == "bwrap":
+        return BwrapSandbox(limits)
+    if request.param == "forkserver":  # one warm server for the whole session, as a grader keeps one
+        return _FORKSERVERS.setdefault("default", ForkServerSandbox(limits))
+    return LocalSandbox(limits)

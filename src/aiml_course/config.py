@@ -16,7 +16,7 @@ from typing import Any
 from aiml_course.errors import ConfigError
 
 PART_ID = re.compile(r"^part-\d{2}-[a-z0-9-]+$")
-BACKENDS = ("bwrap", "docker", "none")
+BACKENDS = ("bwrap", "forkserver", "docker", "none")
 
 
 @dataclass(frozen=True)

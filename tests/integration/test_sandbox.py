@@ -5,15 +5,38 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aiml_course.config import Limits
-from aiml_course.sandbox import BwrapSandbox, RunResult
+from aiml_course.sandbox import BwrapSandbox, ForkServerSandbox, RunResult, Sandbox
 from tests.conftest import ROOT, needs_bwrap
 
 pytestmark = needs_bwrap
+BACKEND = "bwrap"
+
+
+@pytest.fixture(autouse=True, params=["bwrap", "forkserver"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs against both isolation backends."""
+    global BACKEND
+    BACKEND = request.param
+    yield request.param
+    BACKEND = "bwrap"
+
+
+_servers: dict[tuple[int, ...], ForkServerSandbox] = {}
+
+
+def _sandbox(limits: Limits) -> Sandbox:
+    if BACKEND == "bwrap":
+        return BwrapSandbox(limits)
+    key = tuple(vars(limits).values())
+    if key not in _servers:  # one warm fork server per set of limits, as a grader keeps one per thread
+        _servers[key] = ForkServerSandbox(limits)
+    return _servers[key]
 
 
 def run(tmp_path: Path, code: str, **limits: int) -> tuple[RunResult, dict]:
@@ -24,7 +47,7 @@ def run(tmp_path: Path, code: str, **limits: int) -> tuple[RunResult, dict]:
     script.write_text("import json, os\nreport = {}\n" + code +
                       "\njson.dump(report, open('/job/out/report.json', 'w'))\n")
     settings = {"wall_seconds": 20, "cell_seconds": 10, "memory_mb": 512, "pids": 64, **limits}
-    result = BwrapSandbox(Limits(**settings)).run(job, script, [])
+    result = _sandbox(Limits(**settings)).run(job, script, [])
     out = job / "out" / "report.json"
     return result, (json.loads(out.read_text()) if out.exists() else {})
 
