@@ -22,7 +22,7 @@ validate: $(VENV)/.installed
 	$(COURSE) validate
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(COURSE) lint
 	$(COURSE) validate
 	$(VENV)/bin/python -m pytest
