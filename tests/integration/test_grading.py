@@ -199,3 +199,47 @@ def test_grade_part_gradebook_export_and_idempotent_regrade(mini_course: Course,
     grade_part(mini_course, PART, subs, gradebook=db, sandbox=sandbox, force=True, show_progress=False)
     with db.session() as s:
         assert (s.query(Submission).count(), s.query(CaseRow).count()) == counts
+
+
+def test_deleted_or_edited_test_cells_change_nothing(mini_course: Course, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Do deleted public tests and a test cell rewritten to 'pass' leave grading to the bundle's cases?"""
+    nb = json.loads(notebook(mini_course, {"q1": "def double(x):\n    return -1", "q2": CORRECT["q2"]}))
+    nb["cells"] = [c for c in nb["cells"] if not "".join(c["source"]).startswith("# TESTS q1")]
+    for cell in nb["cells"]:
+        if "".join(cell["source"]).startswith("# TESTS q2"):
+            cell["source"] = "# TESTS q2\ndouble_of_three = lambda: 6\ncase = None"
+    grade = grade_text(mini_course, sandbox, json.dumps(nb), tmp_path)
+    assert grade.by_question()["q1"] == (0, 4) and grade.by_question()["q2"] == (2, 2)
+
+
+def test_unknown_kernel_name_is_graded_as_python(mini_course: Course, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Is a notebook whose metadata names a kernel that does not exist still graded normally?"""
+    nb = json.loads(notebook(mini_course, CORRECT))
+    nb["metadata"]["kernelspec"] = {"name": "julia-1.9", "display_name": "Julia", "language": "julia"}
+    assert grade_text(mini_course, sandbox, json.dumps(nb), tmp_path).earned == 8
+
+
+def test_a_flood_written_straight_to_file_descriptors_is_capped(mini_course: Course, tmp_path: Path,
+                                                                 sandbox: Sandbox) -> None:
+    """Does writing ~1 GiB to fd 1 and fd 2 (bypassing sys.stdout) stop at the output limit and still grade?"""
+    flood = ("import os\nchunk = b'x' * 2**20\nfor fd in (1, 2):\n    try:\n        for _ in range(512):\n"
+             "            os.write(fd, chunk)\n    except OSError:\n        pass")
+    grade = grade_text(mini_course, sandbox, notebook(mini_course, CORRECT, before=(flood,)), tmp_path)
+    assert grade.earned == 8
+
+
+def test_reading_other_submissions_and_the_gradebook_fails(mini_course: Course, sandbox: Sandbox,
+                                                           tmp_path: Path) -> None:
+    """Can a notebook see the course folder, other students' work or the gradebook? (Its answer says.)"""
+    others = tmp_path / "other-student" / f"{NB}.ipynb"
+    others.parent.mkdir()
+    others.write_text("secret")
+    gradebook = mini_course.root / "var" / "gradebook.sqlite"
+    gradebook.parent.mkdir(parents=True, exist_ok=True)
+    gradebook.write_text("grades")
+    paths = [str(others), str(gradebook), str(mini_course.autograder_dir), str(mini_course.source_dir)]
+    probe = f"import os\nSEEN = [p for p in {paths!r} if os.path.exists(p)]"
+    answer = {**CORRECT, "q2": "def squares(n):\n    return SEEN if SEEN else [i * i for i in range(n)]"}
+    grade = grade_text(mini_course, sandbox, notebook(mini_course, answer, before=(probe,)), tmp_path)
+    if sandbox.isolated:
+        assert grade.by_question()["q2"] == (2, 2)  # nothing was visible, so the honest answer came back
