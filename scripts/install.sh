@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap)
+APT_PACKAGES=(bubblewrap docker.io debootstrap)  # docker: the optional Docker grading backend
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -31,4 +31,8 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import torch, lightning, nbgrader, aiml_course, aiml_notebooks" \
   && echo "install: ok ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
+if [[ $(id -u) == 0 ]] && command -v dockerd >/dev/null; then
+  # the Docker backend's private daemon and registry-free image (about a minute the first time); optional
+  scripts/docker-grading.sh image || echo "install: Docker backend unavailable (its tests will be skipped)" >&2
+fi
 touch .venv/.installed

@@ -456,13 +456,97 @@ class ForkServerSandbox(BwrapSandbox):
         return result
 
 
+class DockerSandbox(BwrapSandbox):
+    """One fresh container per notebook: no network, memory/pids/CPU limits, uid 65534, read-only root,
+    no capabilities, no_new_privs; killed and removed on timeout. Needs a Docker daemon and the grading image
+    (`scripts/docker-grading.sh start` and `image`); the Python environment is bind-mounted read-only."""
+
+    name = "docker"
+    isolated = True
+    IMAGE = os.environ.get("AIML_DOCKER_IMAGE", "aiml-grading:bookworm")
+
+    def __init__(self, limits: Limits, *, python: str | None = None) -> None:
+        Sandbox.__init__(self, limits, python=python)
+        self.extra_ro: tuple[Path, ...] = ()
+        self.docker = shutil.which("docker")
+        if self.docker is None:
+            raise SandboxUnavailable("the docker backend needs the docker client and a daemon")
+        self.env = dict(os.environ)
+        if "DOCKER_HOST" not in self.env and Path("/srv/aiml-docker/docker.sock").exists():
+            self.env["DOCKER_HOST"] = "unix:///srv/aiml-docker/docker.sock"  # scripts/docker-grading.sh
+        probe = subprocess.run([self.docker, "image", "inspect", self.IMAGE], capture_output=True, env=self.env)
+        if probe.returncode != 0:
+            raise SandboxUnavailable(f"no Docker daemon with image {self.IMAGE}: run scripts/docker-grading.sh "
+                                     "start && scripts/docker-grading.sh image")
+
+    def _docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.docker, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
+
+    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
+        self.prepare(job_root)
+        limits = self.limits
+        # --init: a tiny PID 1 reaps, so the notebook is not PID 1 (which ignores even its own SIGKILL)
+        argv = ["run", "-d", "--init", "--network", "none", "--memory", f"{limits.memory_mb}m",
+                "--memory-swap", f"{limits.memory_mb}m", "--pids-limit", str(limits.pids),
+                "--cpus", str(limits.cpus), "--user", f"{NOBODY}:{NOBODY}", "--read-only",
+                "--tmpfs", "/tmp:rw,size=512m,mode=1777", "--cap-drop", "ALL",
+                "--security-opt", "no-new-privileges", "--ulimit", "core=0",
+                "--ulimit", f"fsize={limits.output_mb * 2**20}", "--ulimit", f"cpu={limits.wall_seconds}",
+                "--hostname", "sandbox", "-w", f"{INSIDE_ROOT}/work"]
+        for root in self._python_roots():
+            argv += ["-v", f"{root}:{root}:ro"]
+        argv += ["-v", f"{job_root / 'in'}:{INSIDE_ROOT}/in:ro", "-v", f"{job_root / 'work'}:{INSIDE_ROOT}/work",
+                 "-v", f"{job_root / 'out'}:{INSIDE_ROOT}/out"]
+        for key, value in self._env(job_root).items():
+            argv += ["-e", f"{key}={value}"]
+        inside = [a.replace(str(job_root), INSIDE_ROOT) for a in (str(script), *script_args)]
+        start = time.monotonic()
+        created = self._docker(*argv, self.IMAGE, self.python, *inside)
+        if created.returncode != 0:
+            raise SandboxError(f"docker run failed: {created.stderr.strip()[:500]}")
+        cid = created.stdout.strip()
+        timed_out = False
+        try:
+            waited = self._docker("wait", cid, timeout=limits.wall_seconds)
+            rc = int(waited.stdout.strip() or 1)
+        except subprocess.TimeoutExpired:  # `timeout docker run` would only kill the client: kill the container
+            timed_out = True
+            self._docker("kill", cid)
+            rc = 137
+        wall = time.monotonic() - start
+        state = self._docker("inspect", "-f", "{{.State.OOMKilled}}", cid).stdout.strip()
+        pids_hit, peak = self._cgroup_facts(cid)
+        logs = self._docker("logs", cid)
+        self._docker("rm", "-f", cid)
+        sig = rc - 128 if 128 < rc <= 192 else None
+        return RunResult(exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
+                         oom_killed=state == "true", pids_limit_hit=pids_hit, wall_seconds=round(wall, 3),
+                         max_memory_mb=peak, stdout=logs.stdout[-8000:], stderr=logs.stderr[-8000:])
+
+    @staticmethod
+    def _cgroup_facts(cid: str) -> tuple[bool, float | None]:
+        """pids limit hit and peak memory from the container's cgroup (cgroupfs driver), if readable."""
+        pids_hit, peak = False, None
+        for base in (CGROUP_ROOT / "pids" / "docker" / cid, CGROUP_ROOT / "system.slice" / f"docker-{cid}.scope"):
+            events = base / "pids.events"
+            if events.exists():
+                pids_hit = any(line.split()[0] == "max" and line.split()[1] != "0"
+                               for line in events.read_text().splitlines() if line.strip())
+        usage = CGROUP_ROOT / "memory" / "docker" / cid / "memory.max_usage_in_bytes"
+        if usage.exists() and usage.read_text().strip().isdigit():
+            peak = round(int(usage.read_text()) / 2**20, 1)
+        return pids_hit, peak
+
+
 def make_sandbox(backend: str, limits: Limits) -> Sandbox:
     """The sandbox for `backend` ('bwrap', 'none'); 'docker' is not implemented yet and says so."""
     if backend == "bwrap":
         return BwrapSandbox(limits)
     if backend == "forkserver":
         return ForkServerSandbox(limits)
+    if backend == "docker":
+        return DockerSandbox(limits)
     if backend == "none":
         logger.warning("sandbox backend 'none': student code runs WITHOUT isolation (trusted code only)")
         return LocalSandbox(limits)
-    raise SandboxUnavailable(f"sandbox backend {backend!r} is not available in this version; use 'bwrap'")
+    raise SandboxUnavailable(f"unknown sandbox backend {backend!r}; choose one of bwrap, forkserver, docker, none")
