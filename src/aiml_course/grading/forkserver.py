@@ -63,6 +63,8 @@ def _build_root(root: str, req: dict[str, Any]) -> None:
     """Make `root` a tmpfs holding only what the sandbox may see, then pivot into it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    os.makedirs(f"{root}/tmp")  # first: a Python environment living under /tmp is bound on top of it
+    _mount("tmpfs", f"{root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
     for path in ["/usr", *req["ro_paths"]]:
         _bind(path, root + path)
     for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "usr/sbin")):
@@ -74,8 +76,6 @@ def _build_root(root: str, req: dict[str, Any]) -> None:
     _bind(f"{job}/in", f"{root}/job/in")
     _bind(f"{job}/work", f"{root}/job/work", writable=True)
     _bind(f"{job}/out", f"{root}/job/out", writable=True)
-    os.makedirs(f"{root}/tmp")
-    _mount("tmpfs", f"{root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
     os.makedirs(f"{root}/dev")
     for dev in ("null", "zero", "random", "urandom"):
         _bind(f"/dev/{dev}", f"{root}/dev/{dev}", writable=True)
