@@ -26,6 +26,10 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except CourseError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.secho("interrupted: everything finished before now is saved; run the command again to go on",
+                        fg="yellow", err=True)
+            sys.exit(130)
     return wrapper
 
 

@@ -243,3 +243,37 @@ def test_reading_other_submissions_and_the_gradebook_fails(mini_course: Course, 
     grade = grade_text(mini_course, sandbox, notebook(mini_course, answer, before=(probe,)), tmp_path)
     if sandbox.isolated:
         assert grade.by_question()["q2"] == (2, 2)  # nothing was visible, so the honest answer came back
+
+
+def test_ctrl_c_keeps_what_was_graded_and_a_rerun_finishes(mini_course: Course, tmp_path: Path) -> None:
+    """After Ctrl-C in the middle of `course grade`, are finished results kept and does a re-run do only the rest?"""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT
+
+    subs = tmp_path / "subs"
+    slow = "import time\ntime.sleep(3)"
+    for n in range(6):
+        (subs / f"s{n}").mkdir(parents=True)
+        (subs / f"s{n}" / f"{NB}.ipynb").write_text(notebook(mini_course, CORRECT, before=(slow,) if n else ()))
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    backend = [] if bwrap_available() else ["--sandbox", "none"]
+    argv = [str(ROOT / ".venv" / "bin" / "course"), "--config", str(mini_course.root / "course_config.py"),
+            "grade", PART, str(subs), "--db", db, "--workers", "1", *backend]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    book = Gradebook(db)
+    deadline = time.monotonic() + 120
+    while not book.latest(PART) and time.monotonic() < deadline:  # wait for the first recorded result
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted: everything finished before now is saved" in err
+    kept = {r["student"] for r in book.latest(PART)}
+    assert 1 <= len(kept) < 6, kept
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{len(kept)} skipped" in rerun.stdout
+    assert {r["student"] for r in book.latest(PART)} == {f"s{n}" for n in range(6)}
+    assert all(r["earned"] == 8 for r in book.latest(PART))
