@@ -183,17 +183,54 @@ def _print_summary(summary: Any) -> None:
 @main.command()
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV path (default: var/grades.csv).")
+              help="CSV path (default: var/grades.csv, or var/grades-<format>.csv).")
+@click.option("--format", "fmt", type=click.Choice(["full", "canvas", "moodle", "cohorts"]), default="full",
+              show_default=True, help="full: per question; canvas/moodle: gradebook import; cohorts: summaries.")
 @click.pass_context
 @_fail_cleanly
-def export(ctx: click.Context, db: str | None, output: Path | None) -> None:
-    """Write the gradebook as CSV: one row per student, per-question scores, part totals."""
-    from aiml_course.export import export_csv
+def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) -> None:
+    """Write the gradebook as CSV (documented columns in aiml_course/export.py)."""
+    from aiml_course.export import export_cohorts, export_csv, export_lms
     from aiml_course.gradebook import Gradebook
 
     course = _course(ctx)
-    path = export_csv(course, Gradebook(_db_url(course, db)), output or course.root / "var" / "grades.csv")
+    book = Gradebook(_db_url(course, db))
+    target = output or course.root / "var" / ("grades.csv" if fmt == "full" else f"grades-{fmt}.csv")
+    if fmt == "full":
+        path = export_csv(course, book, target)
+    elif fmt == "cohorts":
+        path = export_cohorts(course, book, target)
+    else:
+        path = export_lms(course, book, target, lms=fmt)
     click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("student")
+@click.argument("part")
+@click.option("--until", "until", required=True, help="New deadline, ISO 8601 with a time zone, e.g. "
+              "2026-03-10T23:59+00:00.")
+@click.option("--reason", default="", help="Why (kept in the gradebook).")
+@click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+@click.pass_context
+@_fail_cleanly
+def extend(ctx: click.Context, student: str, part: str, until: str, reason: str, db: str | None) -> None:
+    """Give STUDENT a later deadline for PART; late penalties then count from it."""
+    import getpass
+    from datetime import datetime
+
+    from aiml_course.errors import GradebookError
+    from aiml_course.gradebook import Gradebook
+
+    course = _course(ctx)
+    part_id = course.part(part).id
+    try:
+        when = datetime.fromisoformat(until)
+    except ValueError as exc:
+        raise GradebookError(f"--until {until!r} is not an ISO 8601 date-time") from exc
+    Gradebook(_db_url(course, db)).grant_extension(student, part_id, when, granted_by=getpass.getuser(),
+                                                   reason=reason)
+    click.echo(f"{student}: {part_id} now due {when.isoformat()}")
 
 
 @main.command()

@@ -4,8 +4,8 @@ Columns, in order:
   student, name, cohort,
   for each part (in course_config.py order):
     one column per question, `<part>/<notebook>:<question>` — points earned on the latest graded submission,
-    `<part>:raw` (sum of the questions), `<part>:possible`, `<part>:late_penalty` (fraction 0–1 from the late
-    policy), `<part>:score` (raw × (1 − penalty)),
+    `<part>:raw` (sum of the questions), `<part>:possible`, `<part>:deadline` (the due date, or the student's
+    extension), `<part>:late_penalty` (fraction 0–1 from the late policy), `<part>:score` (raw × (1 − penalty)),
   total, total_possible, percent (weighted by each part's weight, 0–100).
 """
 
@@ -37,10 +37,12 @@ def question_columns(course: Course) -> dict[str, list[tuple[str, float]]]:
 def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[dict[str, Any]]]:
     columns = question_columns(course)
     latest = gradebook.latest()
+    extensions = gradebook.extensions()
     header = ["student", "name", "cohort"]
     for part in course.parts:
         header += [c for c, _ in columns[part.id]]
-        header += [f"{part.id}:raw", f"{part.id}:possible", f"{part.id}:late_penalty", f"{part.id}:score"]
+        header += [f"{part.id}:raw", f"{part.id}:possible", f"{part.id}:deadline", f"{part.id}:late_penalty",
+                   f"{part.id}:score"]
     header += ["total", "total_possible", "percent"]
     rows = []
     for student in gradebook.students():
@@ -56,10 +58,12 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
                 row[col] = round(earned, 4)
                 raw += earned
             possible = sum(p for _, p in columns[part.id])
-            lateness = max((s["submitted_at"] - part.due for s in subs), default=timedelta(0))
+            deadline = max(part.due, extensions.get((student.id, part.id), part.due))
+            lateness = max((s["submitted_at"] - deadline for s in subs), default=timedelta(0))
             penalty = course.late_policy.penalty(lateness) if subs else 0.0
             score = raw * (1 - penalty)
             row.update({f"{part.id}:raw": round(raw, 4), f"{part.id}:possible": round(possible, 4),
+                        f"{part.id}:deadline": deadline.isoformat(),
                         f"{part.id}:late_penalty": round(penalty, 4), f"{part.id}:score": round(score, 4)})
             total += score
             total_possible += possible
@@ -74,10 +78,50 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
 
 def export_csv(course: Course, gradebook: Gradebook, path: Path) -> Path:
     header, rows = grade_rows(course, gradebook)
+    return _write(path, header, rows)
+
+
+def export_lms(course: Course, gradebook: Gradebook, path: Path, *, lms: str) -> Path:
+    """Gradebook import files: `canvas` (Student, ID, SIS User ID, SIS Login ID, Section, one column per part,
+    points after late penalties) or `moodle` (ID number, one column per part; match students on "ID number")."""
+    _, rows = grade_rows(course, gradebook)
+    if lms == "canvas":
+        columns = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] + [p.title for p in course.parts]
+        out = [{"Student": r["name"] or r["student"], "ID": "", "SIS User ID": r["student"],
+                "SIS Login ID": r["student"], "Section": r["cohort"],
+                **{p.title: r[f"{p.id}:score"] for p in course.parts}} for r in rows]
+    elif lms == "moodle":
+        columns = ["ID number"] + [p.title for p in course.parts]
+        out = [{"ID number": r["student"], **{p.title: r[f"{p.id}:score"] for p in course.parts}} for r in rows]
+    else:
+        raise ValueError(f"unknown LMS {lms!r}: canvas or moodle")
+    return _write(path, columns, out)
+
+
+def export_cohorts(course: Course, gradebook: Gradebook, path: Path) -> Path:
+    """One row per cohort: students, mean and median percent, and the mean score of each part."""
+    import statistics
+
+    _, rows = grade_rows(course, gradebook)
+    cohorts: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        cohorts.setdefault(r["cohort"], []).append(r)
+    columns = ["cohort", "students", "mean_percent", "median_percent"] + [f"{p.id}:mean_score" for p in course.parts]
+    out = []
+    for cohort, members in sorted(cohorts.items()):
+        pct = [m["percent"] for m in members]
+        out.append({"cohort": cohort, "students": len(members), "mean_percent": round(statistics.mean(pct), 2),
+                    "median_percent": round(statistics.median(pct), 2),
+                    **{f"{p.id}:mean_score": round(statistics.mean(m[f"{p.id}:score"] for m in members), 4)
+                       for p in course.parts}})
+    return _write(path, columns, out)
+
+
+def _write(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=header)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)  # a crash mid-write never leaves half a CSV

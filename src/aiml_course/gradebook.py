@@ -78,6 +78,19 @@ class CaseRow(Base):
     submission: Mapped[Submission] = relationship(back_populates="results")
 
 
+class Extension(Base):
+    """A later deadline for one student on one part (who granted it, and why)."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("student_id", "part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    part: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class Meta(Base):
     __tablename__ = "gradebook_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -201,6 +214,25 @@ class Gradebook:
                             "possible": sub.possible, "problem": sub.problem,
                             "questions": {k: (round(v[0], 6), round(v[1], 6)) for k, v in questions.items()}})
             return out
+
+    def grant_extension(self, student_id: str, part: str, until: datetime, *, granted_by: str = "",
+                        reason: str = "") -> None:
+        """Give `student_id` until `until` for `part` (replaces an earlier extension of the same part)."""
+        if until.tzinfo is None:
+            raise GradebookError("an extension needs a time zone (e.g. 2026-03-10T23:59+00:00)")
+        with self.session() as s:
+            if s.get(Student, student_id) is None:
+                raise GradebookError(f"unknown student {student_id!r}: grade or enrol them first")
+            ext = s.scalar(select(Extension).where(Extension.student_id == student_id, Extension.part == part))
+            if ext is None:
+                ext = Extension(student_id=student_id, part=part, until=until)
+                s.add(ext)
+            ext.until, ext.granted_by, ext.reason = until, granted_by, reason
+
+    def extensions(self) -> dict[tuple[str, str], datetime]:
+        """(student, part) → extended deadline."""
+        with self.session() as s:
+            return {(e.student_id, e.part): _aware(e.until) for e in s.scalars(select(Extension))}
 
     def students(self) -> list[Student]:
         with self.session() as s:

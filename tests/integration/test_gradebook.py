@@ -125,3 +125,44 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
     """Does a bad URL give a GradebookError naming the URL, not a raw driver traceback?"""
     with pytest.raises(GradebookError, match="cannot open the gradebook"):
         Gradebook("postgresql+psycopg://nobody@/nope?host=/nonexistent&port=1")
+
+
+def test_extensions_move_the_deadline_in_the_export(tmp_path: Path) -> None:
+    """Does `course extend` remove a late penalty, appear in the CSV, and refuse unknown students?"""
+    import csv
+
+    from click.testing import CliRunner
+
+    from aiml_course.cli import main
+    from aiml_course.config import load_course
+    from aiml_course.export import export_cohorts, export_csv, export_lms
+    from tests.conftest import MINI
+
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    course = load_course(root / "course_config.py")
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    book = Gradebook(db)
+    late = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # two days after the 2026-01-10 12:00 deadline
+    for student in ("ann", "bob"):
+        book.record(student, "part-01-mini", _grade("1.1-mini", [1, 1, 1]), content_sha256=student * 32,
+                    submitted_at=late)
+    cfg = ["--config", str(root / "course_config.py")]
+    ok = CliRunner().invoke(main, [*cfg, "extend", "ann", "part-01", "--until", "2026-01-13T00:00+00:00",
+                                   "--reason", "ill", "--db", db])
+    assert ok.exit_code == 0 and "now due 2026-01-13" in ok.output
+    unknown = CliRunner().invoke(main, [*cfg, "extend", "zed", "part-01", "--until", "2026-01-13T00:00+00:00",
+                                        "--db", db])
+    assert unknown.exit_code == 2 and "unknown student 'zed'" in unknown.output
+    naive = CliRunner().invoke(main, [*cfg, "extend", "ann", "part-01", "--until", "2026-01-13", "--db", db])
+    assert naive.exit_code == 2 and "time zone" in naive.output
+    rows = {r["student"]: r for r in csv.DictReader(export_csv(course, book, tmp_path / "g.csv").open())}
+    assert rows["ann"]["part-01-mini:late_penalty"] == "0.0"
+    assert rows["ann"]["part-01-mini:deadline"].startswith("2026-01-13")
+    assert float(rows["bob"]["part-01-mini:late_penalty"]) > 0
+    canvas = list(csv.DictReader(export_lms(course, book, tmp_path / "c.csv", lms="canvas").open()))
+    assert canvas[0]["SIS User ID"] == "ann" and float(canvas[0]["Mini"]) > float(canvas[1]["Mini"])
+    moodle = list(csv.DictReader(export_lms(course, book, tmp_path / "m.csv", lms="moodle").open()))
+    assert list(moodle[0]) == ["ID number", "Mini"]
+    cohorts = list(csv.DictReader(export_cohorts(course, book, tmp_path / "k.csv").open()))
+    assert cohorts[0]["cohort"] == "default" and cohorts[0]["students"] == "2"
