@@ -191,6 +191,15 @@ def test_grade_part_gradebook_export_and_idempotent_regrade(mini_course: Course,
     assert rows["carol"]["part-01-mini:raw"] == "0.0"
     html = (tmp_path / "feedback" / "bob" / f"{NB}.html").read_text()
     assert "Score: 4 / 8" in html and "double_of_many_secret_values" not in html
+    import nbformat
+
+    feedback = nbformat.read(tmp_path / "feedback" / "bob" / f"{NB}.feedback.ipynb", as_version=4)
+    nbformat.validate(feedback)
+    text = "\n".join(c.source for c in feedback.cells)
+    assert "**Score: 4 / 8**" in text and "Feedback on `q2`: 0 / 2 points" in text
+    bundle = load_bundles(mini_course, PART)[NB]
+    assert "double_of_many_secret_values" not in text and "rng.normal" not in text
+    assert not any(str(v)[:8] in text for v in bundle["references"]["double_of_many_secret_values"])
 
     again = grade_part(mini_course, PART, subs, gradebook=db, sandbox=sandbox, show_progress=False)
     assert again.skipped == 2 and len(again.graded) == 1  # carol (nothing submitted) is re-checked

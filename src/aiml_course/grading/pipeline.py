@@ -206,7 +206,8 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
             grade, digest = fut.result()
             gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
             if reports is not None:
-                write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at)
+                write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,
+                             submission=_readable_notebook(sub.path))
             summary.graded.append((sub.student, grade))
             bar.update(1)
             bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
@@ -219,6 +220,17 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
         bar.close()
         pool.close(cancel=cancelled)
     return summary
+
+
+def _readable_notebook(path: Path | None) -> dict[str, Any] | None:
+    """The submitted notebook as JSON for the feedback notebook, or None when it is missing or unreadable."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("cells"), list) else None
 
 
 def _progress(total: int, enabled: bool) -> Any:

@@ -9,6 +9,7 @@ import html
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiml_course.config import Course
 from aiml_course.grading.engine import NotebookGrade
@@ -42,11 +43,57 @@ vertical-align:top}}.num{{text-align:right;white-space:nowrap}}.ok td{{color:#15
 """
 
 
+def feedback_notebook(submission: dict[str, Any], grade: NotebookGrade) -> dict[str, Any]:
+    """The student's own notebook with a summary on top and each question's results right after its answer cell.
+
+    Outputs are dropped (they were the student's); hidden checks appear only as their message and points.
+    """
+    by_q = grade.by_question()
+    summary = [f"# Feedback: {grade.notebook}", "", f"**Score: {grade.earned:g} / {grade.possible:g}**", ""]
+    if grade.problem:
+        summary += [f"> ⚠ {grade.problem}", ""]
+    summary += ["| question | points |", "|---|---|"] + [f"| {q} | {e:g} / {p:g} |" for q, (e, p) in by_q.items()]
+    cells: list[dict[str, Any]] = [_md("\n".join(summary), "feedback-summary")]
+    placed: set[str] = set()
+    for cell in submission.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        copy = {k: v for k, v in cell.items() if k not in ("outputs", "execution_count")}
+        if copy.get("cell_type") == "code":
+            copy.update(outputs=[], execution_count=None)
+        cells.append(copy)
+        qid = ((cell.get("metadata") or {}).get("aiml") or {}).get("question")
+        if (cell.get("metadata") or {}).get("aiml", {}).get("role") == "answer" and qid in by_q and qid not in placed:
+            placed.add(qid)
+            cells.append(_md(_question_feedback(grade, qid), f"feedback-{qid}"))
+    for qid in by_q:  # answer cells the student deleted: their feedback goes at the end
+        if qid not in placed:
+            cells.append(_md(_question_feedback(grade, qid), f"feedback-{qid}"))
+    meta = submission.get("metadata") if isinstance(submission.get("metadata"), dict) else {}
+    return {"cells": cells, "metadata": {k: v for k, v in meta.items() if k in ("kernelspec", "language_info")},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def _question_feedback(grade: NotebookGrade, qid: str) -> str:
+    earned, possible = grade.by_question()[qid]
+    lines = [f"**Feedback on `{qid}`: {earned:g} / {possible:g} points**", ""]
+    for c in (c for c in grade.cases if c.question == qid):
+        lines.append(f"- {'hidden' if c.hidden else 'public'} ({c.earned:g}/{c.possible:g}): {c.message}")
+    return "\n".join(lines)
+
+
+def _md(text: str, cell_id: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {"aiml": {"role": "feedback"}}, "source": text}
+
+
 def write_report(folder: Path, course: Course, part: str, student: str, grade: NotebookGrade,
-                 submitted_at: datetime) -> Path:
+                 submitted_at: datetime, submission: dict[str, Any] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{grade.notebook}.html"
     page.write_text(render_html(course, part, student, grade, submitted_at), encoding="utf-8")
     data = {"student": student, "part": part, "submitted_at": submitted_at.isoformat(), **grade.to_dict()}
     (folder / f"{grade.notebook}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    if submission is not None:
+        nb = feedback_notebook(submission, grade)
+        (folder / f"{grade.notebook}.feedback.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return page
