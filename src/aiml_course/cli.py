@@ -208,6 +208,33 @@ def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) ->
 @main.command()
 @click.argument("student")
 @click.argument("part")
+@click.argument("question", metavar="NOTEBOOK:QUESTION")
+@click.option("--points", type=float, required=True, help="Points to add (negative to remove).")
+@click.option("--reason", required=True, help="Why; shown with the grade.")
+@click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+@click.pass_context
+@_fail_cleanly
+def adjust(ctx: click.Context, student: str, part: str, question: str, points: float, reason: str,
+           db: str | None) -> None:
+    """Change STUDENT's points on one question by hand (kept with who and why; exports include it)."""
+    import getpass
+
+    from aiml_course.errors import GradebookError
+    from aiml_course.gradebook import Gradebook
+
+    course = _course(ctx)
+    part_id = course.part(part).id
+    notebook, sep, qid = question.partition(":")
+    if not sep or not notebook or not qid:
+        raise GradebookError(f"{question!r}: write the question as NOTEBOOK:QUESTION, e.g. 2.1-simplest-neuron:neuron")
+    Gradebook(_db_url(course, db)).adjust(student, part_id, notebook, qid, points, by=getpass.getuser(),
+                                          reason=reason)
+    click.echo(f"{student}: {part_id}/{notebook}:{qid} {points:+g} points ({reason})")
+
+
+@main.command()
+@click.argument("student")
+@click.argument("part")
 @click.option("--until", "until", required=True, help="New deadline, ISO 8601 with a time zone, e.g. "
               "2026-03-10T23:59+00:00.")
 @click.option("--reason", default="", help="Why (kept in the gradebook).")

@@ -3,7 +3,8 @@
 Columns, in order:
   student, name, cohort,
   for each part (in course_config.py order):
-    one column per question, `<part>/<notebook>:<question>` — points earned on the latest graded submission,
+    one column per question, `<part>/<notebook>:<question>` — points earned on the latest graded submission
+    plus any staff adjustments (`course adjust`), kept between 0 and the question's points,
     `<part>:raw` (sum of the questions), `<part>:possible`, `<part>:deadline` (the due date, or the student's
     extension), `<part>:late_penalty` (fraction 0–1 from the late policy), `<part>:score` (raw × (1 − penalty)),
   total, total_possible, percent (weighted by each part's weight, 0–100).
@@ -38,6 +39,7 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
     columns = question_columns(course)
     latest = gradebook.latest()
     extensions = gradebook.extensions()
+    adjustments = gradebook.adjustments()
     header = ["student", "name", "cohort"]
     for part in course.parts:
         header += [c for c, _ in columns[part.id]]
@@ -51,10 +53,11 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
         for part in course.parts:
             subs = [s for s in latest if s["student"] == student.id and s["part"] == part.id]
             raw = 0.0
-            for col, _possible in columns[part.id]:
+            for col, possible_q in columns[part.id]:
                 nb, qid = col.split("/", 1)[1].split(":", 1)
                 sub = next((s for s in subs if s["notebook"] == nb), None)
                 earned = sub["questions"].get(qid, (0.0, 0.0))[0] if sub else 0.0
+                earned = min(possible_q, max(0.0, earned + adjustments.get((student.id, part.id, nb, qid), 0.0)))
                 row[col] = round(earned, 4)
                 raw += earned
             possible = sum(p for _, p in columns[part.id])

@@ -91,6 +91,21 @@ class Extension(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
+class Adjustment(Base):
+    """A manual change to one question's points by a member of staff, with who and why."""
+
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    part: Mapped[str] = mapped_column(String(100))
+    notebook: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(String(100))
+    points: Mapped[float] = mapped_column(Float)          # added to the autograded points (may be negative)
+    by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Meta(Base):
     __tablename__ = "gradebook_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -228,6 +243,26 @@ class Gradebook:
                 ext = Extension(student_id=student_id, part=part, until=until)
                 s.add(ext)
             ext.until, ext.granted_by, ext.reason = until, granted_by, reason
+
+    def adjust(self, student_id: str, part: str, notebook: str, question: str, points: float, *, by: str,
+               reason: str) -> None:
+        """Add `points` (negative to remove) to one question; every adjustment is kept with who and why."""
+        if not reason.strip():
+            raise GradebookError("an adjustment needs a reason (students and other staff will read it)")
+        with self.session() as s:
+            if s.get(Student, student_id) is None:
+                raise GradebookError(f"unknown student {student_id!r}")
+            s.add(Adjustment(student_id=student_id, part=part, notebook=notebook, question=question,
+                             points=points, by=by, reason=reason, at=datetime.now(UTC)))
+
+    def adjustments(self) -> dict[tuple[str, str, str, str], float]:
+        """(student, part, notebook, question) → total points added by staff."""
+        totals: dict[tuple[str, str, str, str], float] = {}
+        with self.session() as s:
+            for a in s.scalars(select(Adjustment)):
+                key = (a.student_id, a.part, a.notebook, a.question)
+                totals[key] = totals.get(key, 0.0) + a.points
+        return totals
 
     def extensions(self) -> dict[tuple[str, str], datetime]:
         """(student, part) → extended deadline."""

@@ -164,5 +164,16 @@ def test_extensions_move_the_deadline_in_the_export(tmp_path: Path) -> None:
     assert canvas[0]["SIS User ID"] == "ann" and float(canvas[0]["Mini"]) > float(canvas[1]["Mini"])
     moodle = list(csv.DictReader(export_lms(course, book, tmp_path / "m.csv", lms="moodle").open()))
     assert list(moodle[0]) == ["ID number", "Mini"]
+    adjusted = CliRunner().invoke(main, [*cfg, "adjust", "bob", "part-01", "1.1-mini:q2", "--points", "-0.5",
+                                         "--reason", "copied the loop from a classmate", "--db", db])
+    assert adjusted.exit_code == 0, adjusted.output
+    no_reason = CliRunner().invoke(main, [*cfg, "adjust", "bob", "part-01", "1.1-mini:q2", "--points", "1",
+                                          "--reason", " ", "--db", db])
+    assert no_reason.exit_code == 2 and "needs a reason" in no_reason.output
+    over = CliRunner().invoke(main, [*cfg, "adjust", "ann", "part-01", "1.1-mini:q1", "--points", "10",
+                                     "--reason", "generous", "--db", db])
+    assert over.exit_code == 0
+    rows = {r["student"]: r for r in csv.DictReader(export_csv(course, book, tmp_path / "g2.csv").open())}
+    assert rows["bob"]["part-01-mini/1.1-mini:q2"] == "0.5" and rows["ann"]["part-01-mini/1.1-mini:q1"] == "4.0"
     cohorts = list(csv.DictReader(export_cohorts(course, book, tmp_path / "k.csv").open()))
     assert cohorts[0]["cohort"] == "default" and cohorts[0]["students"] == "2"
