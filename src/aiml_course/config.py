@@ -84,6 +84,14 @@ class RubricItem:
     description: str
     max_points: int = 4
 
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z][a-z0-9_]*$", self.id):
+            raise ConfigError(f"RubricItem id {self.id!r}: use lower-case letters, digits and '_'")
+        if not isinstance(self.max_points, int) or self.max_points < 1:
+            raise ConfigError(f"RubricItem {self.id}: max_points must be a whole number ≥ 1")
+        if not self.description.strip():
+            raise ConfigError(f"RubricItem {self.id}: describe what reviewers judge")
+
 
 @dataclass(frozen=True)
 class PeerReview:
@@ -96,6 +104,9 @@ class PeerReview:
     def __post_init__(self) -> None:
         if self.reviews_per_submission < 1:
             raise ConfigError("PeerReview.reviews_per_submission must be at least 1")
+        ids = [r.id for r in self.rubric]
+        if len(ids) != len(set(ids)):
+            raise ConfigError(f"PeerReview.rubric has repeated ids: {sorted({i for i in ids if ids.count(i) > 1})}")
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,15 @@ def test_late_policy_grace_penalty_cap_and_cutoff() -> None:
     assert policy.penalty(timedelta(days=1, hours=1)) == pytest.approx(0.2)
     assert policy.penalty(timedelta(days=5)) == pytest.approx(0.3)
     assert policy.penalty(timedelta(days=8)) == 1.0
+
+
+def test_a_malformed_rubric_is_refused_with_the_item_named() -> None:
+    """Are repeated rubric ids, zero points and empty descriptions errors naming the item?"""
+    from aiml_course.config import PeerReview, RubricItem
+
+    with pytest.raises(ConfigError, match="repeated ids"):
+        PeerReview(rubric=(RubricItem("clarity", "a"), RubricItem("clarity", "b")))
+    with pytest.raises(ConfigError, match="clarity: max_points"):
+        RubricItem("clarity", "Is it clear?", 0)
+    with pytest.raises(ConfigError, match="describe"):
+        RubricItem("clarity", " ")
