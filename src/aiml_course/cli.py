@@ -279,5 +279,14 @@ def demo(ctx: click.Context, out: Path | None, backend: str | None) -> None:
     click.echo(f"feedback reports: {result.reports}")
 
 
+def _register_plugins() -> None:
+    """Commands that live in their own modules (imported lazily only when the CLI starts)."""
+    from aiml_course.similarity import similarity_cli
+
+    main.add_command(similarity_cli)
+
+
+_register_plugins()
+
 if __name__ == "__main__":
     main()
