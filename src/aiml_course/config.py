@@ -29,6 +29,7 @@ class Limits:
     wall_seconds: int = 600      # whole notebook, killed from outside past it
     cell_seconds: int = 120      # one cell, interrupted inside the runner
     output_mb: int = 64          # largest file the notebook may write (RLIMIT_FSIZE)
+    disk_mb: int = 1024          # all files the notebook may write in its folder (a size-limited tmpfs)
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -206,6 +206,12 @@ class Sandbox:
         for sub in ("work", "out"):
             (job_root / sub).mkdir(parents=True, exist_ok=True)
 
+    def cleanup(self, job_root: Path) -> None:
+        """Undo what prepare() mounted, so the job folder can be removed."""
+        for sub in ("work", "out"):
+            if os.path.ismount(job_root / sub):
+                subprocess.run(["umount", "-l", str(job_root / sub)], capture_output=True)
+
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
         """Run `script` with `script_args` for the job in `job_root`, under the limits."""
         self.prepare(job_root)
@@ -290,7 +296,12 @@ class BwrapSandbox(Sandbox):
         self.extra_ro = extra_ro
 
     def prepare(self, job_root: Path) -> None:
-        super().prepare(job_root)
+        for sub, size in (("work", self.limits.disk_mb), ("out", 16)):
+            folder = job_root / sub
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.path.ismount(folder):  # a size-limited tmpfs: filling it cannot fill the host's disk
+                subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}m,mode=0755,nosuid,nodev",
+                                "tmpfs", str(folder)], check=True, capture_output=True)
         os.chmod(job_root, 0o755)
         for sub in ("work", "out"):
             for dirpath, _dirs, files in os.walk(job_root / sub):

@@ -28,6 +28,16 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 _servers: dict[tuple[int, ...], ForkServerSandbox] = {}
+_jobs: list[tuple[Sandbox, Path]] = []
+
+
+@pytest.fixture(autouse=True)
+def _unmount_jobs() -> Iterator[None]:
+    """Unmount each job's size-limited folders after the test has looked at them."""
+    yield
+    while _jobs:
+        box, job = _jobs.pop()
+        box.cleanup(job)
 
 
 def _sandbox(limits: Limits) -> Sandbox:
@@ -49,7 +59,9 @@ def run(tmp_path: Path, code: str, **limits: int) -> tuple[RunResult, dict]:
     script.write_text("import json, os\nreport = {}\n" + code +
                       "\njson.dump(report, open('/job/out/report.json', 'w'))\n")
     settings = {"wall_seconds": 20, "cell_seconds": 10, "memory_mb": 512, "pids": 64, **limits}
-    result = _sandbox(Limits(**settings)).run(job, script, [])
+    box = _sandbox(Limits(**settings))
+    result = box.run(job, script, [])
+    _jobs.append((box, job))
     out = job / "out" / "report.json"
     return result, (json.loads(out.read_text()) if out.exists() else {})
 
@@ -168,3 +180,12 @@ def test_cgroups_are_removed_after_each_run(tmp_path: Path) -> None:
         parent = Path("/sys/fs/cgroup") / controller / "aiml-grading"
         mine = [p for p in parent.glob("job-*") if p.is_dir()] if parent.exists() else []
         assert mine == [], mine
+
+
+def test_filling_the_disk_stops_at_the_job_quota(tmp_path: Path) -> None:
+    """Do many files that together pass the disk limit get ENOSPC, without touching the host's disk?"""
+    code = ("n = 0\ntry:\n    for i in range(100):\n        with open(f'/job/work/f{i}', 'wb') as f:\n"
+            "            f.write(b'x' * 8 * 2**20)\n        n += 1\nexcept OSError as exc:\n"
+            "    report['errno'] = exc.errno\nreport['files'] = n")
+    _, report = run(tmp_path, code, disk_mb=64, output_mb=16)
+    assert report["errno"] == 28 and report["files"] < 9  # ENOSPC after about 64 MiB

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import shutil
+import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -86,8 +87,10 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
     job_root = Path(tempfile.mkdtemp(prefix="aiml-job-"))
     try:
         (job_root / "in").mkdir()
-        (job_root / "work").mkdir()
-        (job_root / "out").mkdir()
+        try:
+            sandbox.prepare(job_root)  # before the data files go in: work/ may become a size-limited tmpfs
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return Execution(None, {}, [], f"the grader could not prepare the sandbox: {exc}")
         (job_root / "in" / "notebook.ipynb").write_text(notebook_text, encoding="utf-8")
         for rel, data in (files or {}).items():
             target = job_root / "work" / rel
@@ -109,6 +112,7 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
                     shutil.copy(job_root / name, keep / name)
         return execution
     finally:
+        sandbox.cleanup(job_root)
         shutil.rmtree(job_root, ignore_errors=True)
 
 

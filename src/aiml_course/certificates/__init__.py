@@ -1,0 +1,44 @@
+"""Certificates of completion: who qualifies (eligibility), signed Open Badges 3.0 credentials with a PDF each,
+verification and revocation, and the `certificates` CLI group.
+
+Files, under `<course root>/var/certificates/`: `issuer_key.pem` (Ed25519, mode 0600), `issuer_key.jwk.json`
+(its public half), `revoked.json`, and `issued/<student>_<uuid>.json|.pdf`.
+"""
+
+from __future__ import annotations
+
+from aiml_course.certificates.cli import certificates_cli
+from aiml_course.certificates.credential import (
+    CertifyReport,
+    Issued,
+    VerifyResult,
+    build_credential,
+    issue_certificates,
+    revoke,
+    sign,
+    verify,
+    verify_url,
+)
+from aiml_course.certificates.crypto import CertificateError, b58decode, b58encode, canonical_json
+from aiml_course.certificates.eligibility import Verdict, eligibility
+from aiml_course.certificates.store import issuer_key
+
+__all__ = [
+    "CertificateError",
+    "CertifyReport",
+    "Issued",
+    "Verdict",
+    "VerifyResult",
+    "b58decode",
+    "b58encode",
+    "build_credential",
+    "canonical_json",
+    "certificates_cli",
+    "eligibility",
+    "issue_certificates",
+    "issuer_key",
+    "revoke",
+    "sign",
+    "verify",
+    "verify_url",
+]

@@ -1,0 +1,106 @@
+"""`course peer-review`: assign reviews for a part and aggregate the reviews handed in. Commands only forward."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aiml_course.config import Course, load_course
+from aiml_course.errors import CourseError
+from aiml_course.gradebook import Gradebook, default_url
+from aiml_course.peer_review.reviews import Aggregate, aggregate_part
+from aiml_course.peer_review.store import AssignOutcome, assign_part
+
+DB_OPTION = click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+
+
+def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CourseError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def _course(ctx: click.Context) -> Course:
+    return load_course((ctx.obj or {}).get("config", "course_config.py"))
+
+
+@click.group("peer-review")
+def peer_review_cli() -> None:
+    """Peer review of the major projects: anonymous, balanced assignment and calibrated grades."""
+
+
+@peer_review_cli.command("assign")
+@click.argument("part")
+@click.option("--k", "k", type=click.IntRange(1), default=None,
+              help="Reviews per submission (default: PeerReview.reviews_per_submission).")
+@click.option("--seed", type=int, default=None, help="Shuffle seed (default: PeerReview.seed).")
+@DB_OPTION
+@click.pass_context
+@_fail_cleanly
+def assign_cmd(ctx: click.Context, part: str, k: int | None, seed: int | None, db: str | None) -> None:
+    """Assign reviewers within each cohort among the students graded for PART, and store it (re-runs replace it)."""
+    course = _course(ctx)
+    part_id = course.part(part).id
+    seed = course.peer_review.seed if seed is None else seed
+    outcome = assign_part(Gradebook(db or default_url(course.root)), part_id,
+                          k=k or course.peer_review.reviews_per_submission, seed=seed)
+    _print_assignment(outcome)
+    note = ("first assignment of this part" if not outcome.before else
+            "replaces the earlier assignment" if outcome.changed else "same as the stored assignment")
+    click.echo(f"{len(outcome.pairs)} reviews for {part_id} stored (seed {seed}; {note})")
+
+
+@peer_review_cli.command("aggregate")
+@click.argument("part")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--iterations", type=click.IntRange(10), default=2000, show_default=True,
+              help="Gibbs sweeps for the calibrated model.")
+@click.option("--seed", type=int, default=None, help="Sampler seed (default: PeerReview.seed).")
+@DB_OPTION
+@click.pass_context
+@_fail_cleanly
+def aggregate_cmd(ctx: click.Context, part: str, folder: Path, iterations: int, seed: int | None,
+                  db: str | None) -> None:
+    """Check the review files in FOLDER and print each author's median and calibrated peer grade for PART."""
+    course = _course(ctx)
+    part_id = course.part(part).id
+    result = aggregate_part(Gradebook(db or default_url(course.root)), part_id, folder,
+                            rubric=course.peer_review.rubric, iterations=iterations,
+                            seed=course.peer_review.seed if seed is None else seed)
+    _print_aggregate(result, max_points=sum(item.max_points for item in course.peer_review.rubric))
+
+
+def _print_assignment(outcome: AssignOutcome) -> None:
+    by_reviewer: dict[str, list[str]] = {reviewer: [] for reviewer in outcome.cohorts}
+    for pair in outcome.pairs:
+        by_reviewer[pair.reviewer].append(f"{pair.author} ({pair.alias})")
+    click.echo(f"{'reviewer':<16} {'cohort':<10} reviews")
+    for reviewer, cohort in sorted(outcome.cohorts.items(), key=lambda item: (item[1], item[0])):
+        click.echo(f"{reviewer:<16} {cohort:<10} {', '.join(by_reviewer[reviewer]) or '-'}")
+
+
+def _print_aggregate(result: Aggregate, *, max_points: int) -> None:
+    cal, counts = result.calibration, {u: 0 for u in result.median}
+    for _, author, _ in result.reviews:
+        counts[author] += 1
+    click.echo(f"{'author':<16} {'alias':<12} {'reviews':>7} {'median':>7} {'calibrated':>10} {'± sd':>6}"
+               f"   (out of {max_points})")
+    for author in result.median:
+        click.echo(f"{author:<16} {result.aliases[author]:<12} {counts[author]:>7} {result.median[author]:>7.2f} "
+                   f"{cal.scores[author]:>10.2f} {cal.score_sd[author]:>6.2f}")
+    click.echo(f"\n{'reviewer':<16} {'bias':>6} {'reliability':>11}")
+    for reviewer in cal.bias:
+        click.echo(f"{reviewer:<16} {cal.bias[reviewer]:>+6.2f} {cal.reliability[reviewer]:>11.2f}")
+    if result.missing:
+        click.echo(f"\n{len(result.missing)} assigned reviews not handed in: "
+                   + ", ".join(f"{p.reviewer} → {p.alias}" for p in result.missing))
