@@ -37,10 +37,11 @@ def _course(ctx: click.Context) -> Course:
     return load_course(ctx.obj["config"])
 
 
-def _sandbox(course: Course, backend: str | None) -> Any:
+def _sandbox(course: Course, backend: str | None, part_id: str) -> Any:
+    """The sandbox for `part_id`: the chosen backend with that part's limits."""
     from aiml_course.sandbox import make_sandbox
 
-    return make_sandbox(backend or course.sandbox.backend, course.sandbox.limits)
+    return make_sandbox(backend or course.sandbox.backend, course.limits_for(part_id))
 
 
 def _parts(course: Course, part: str | None) -> list[str]:
@@ -83,9 +84,8 @@ def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: b
     from aiml_course.authoring.build import build_part, write_build
 
     course = _course(ctx)
-    sandbox = _sandbox(course, backend)
     for part_id in _parts(course, part):
-        result = build_part(course, part_id, sandbox, use_cache=not no_cache,
+        result = build_part(course, part_id, _sandbox(course, backend, part_id), use_cache=not no_cache,
                             progress=lambda name: click.echo(f"  building {name}", err=True))
         changes = write_build(course, result)
         click.echo(f"{part_id}: {len(result.notebooks)} notebook(s), "
@@ -102,10 +102,9 @@ def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
     from aiml_course.validate import validate_part
 
     course = _course(ctx)
-    sandbox = _sandbox(course, backend)
     all_ok = True
     for part_id in _parts(course, part):
-        report = validate_part(course, part_id, sandbox,
+        report = validate_part(course, part_id, _sandbox(course, backend, part_id),
                                progress=lambda name: click.echo(f"  running {name}", err=True))
         click.echo(f"\n{part_id}")
         click.echo(f"  {'notebook':32} {'qs':>3} {'pub':>4} {'hid':>4} {'solution':>12} {'stub':>10} {'time':>7}  ok")
@@ -165,7 +164,7 @@ def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, w
     course = _course(ctx)
     part_id = course.part(part).id
     summary = grade_part(course, part_id, directory, gradebook=Gradebook(_db_url(course, db)),
-                         sandbox=_sandbox(course, backend), workers=workers or course.sandbox.workers,
+                         sandbox=_sandbox(course, backend, part_id), workers=workers or course.sandbox.workers,
                          force=force, reports=reports or course.root / "var" / "feedback" / part_id,
                          scheduler=scheduler)
     _print_summary(summary)
@@ -271,7 +270,9 @@ def demo(ctx: click.Context, out: Path | None, backend: str | None) -> None:
     from aiml_course.demo import run_demo
 
     course = _course(ctx)
-    result = run_demo(course, out or course.root / "var" / "demo", _sandbox(course, backend),
+    from aiml_course.demo import DEMO_PART
+
+    result = run_demo(course, out or course.root / "var" / "demo", _sandbox(course, backend, DEMO_PART),
                       echo=lambda s: click.echo(s, err=True))
     _print_summary(result.summary)
     click.echo(f"gradebook:        {result.db_url}")

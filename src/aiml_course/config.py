@@ -130,6 +130,7 @@ class Part:
     title: str
     due: datetime
     weight: float = 1.0              # share of the final grade, relative to the other parts
+    limits: Limits | None = None     # this part's sandbox limits (default: the course's), e.g. longer training
 
     def __post_init__(self) -> None:
         if not PART_ID.match(self.id):
@@ -164,6 +165,10 @@ class Course:
             raise ConfigError(f"Part ids appear twice: {dupes}")
         if not self.parts:
             raise ConfigError("Course.parts is empty")
+
+    def limits_for(self, part_id: str) -> Limits:
+        """The sandbox limits that apply to `part_id` (its own, else the course's)."""
+        return self.part(part_id).limits or self.sandbox.limits
 
     def part(self, part_id: str) -> Part:
         """The part called `part_id` (a prefix such as 'part-02' is enough if unambiguous)."""

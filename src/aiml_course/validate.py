@@ -76,7 +76,7 @@ def validate_part(course: Course, part: str, sandbox: Sandbox,
             if c.earned < c.possible:
                 check.problems.append(f"solution loses points on {c.question}/{c.name}: {c.message}")
         stub_run = execute(built.release_text, probe_cells(spec), sandbox,
-                           cell_seconds=course.sandbox.limits.cell_seconds)
+                           cell_seconds=sandbox.limits.cell_seconds)
         stub = judge(built.bundle, stub_run)
         check.stub = (stub.earned, stub.possible)
         if stub_run.problem:

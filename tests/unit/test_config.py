@@ -72,3 +72,14 @@ def test_a_malformed_rubric_is_refused_with_the_item_named() -> None:
         RubricItem("clarity", "Is it clear?", 0)
     with pytest.raises(ConfigError, match="describe"):
         RubricItem("clarity", " ")
+
+
+def test_a_part_can_have_its_own_limits() -> None:
+    """Does a part's own Limits override the course's, and the others keep the course's?"""
+    from aiml_course.config import Course, SandboxConfig
+
+    due = datetime(2026, 1, 1, tzinfo=UTC)
+    course = Course(id="c", title="t", sandbox=SandboxConfig(limits=Limits(wall_seconds=100, cell_seconds=60)), parts=(
+        Part("part-01-a", title="A", due=due), Part("part-05-b", title="B", due=due, limits=Limits(wall_seconds=900))))
+    assert course.limits_for("part-01").wall_seconds == 100
+    assert course.limits_for("part-05").wall_seconds == 900

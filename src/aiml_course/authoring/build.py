@@ -134,7 +134,7 @@ def build_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, *, u
     solution_text = dumps_notebook(render(spec, variant="solution"))
     cache = course.root / CACHE_DIR if use_cache else None
     references, run = compute_references(spec, solution_text, sandbox,
-                                         cell_seconds=course.sandbox.limits.cell_seconds, cache=cache)
+                                         cell_seconds=sandbox.limits.cell_seconds, cache=cache)
     release_nb = render(spec, variant="release")
     release_text = dumps_notebook(release_nb)
     checks = dumps_json(public_checks(spec, references))

@@ -127,7 +127,7 @@ def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: Submission
               files: dict[str, bytes]) -> tuple[NotebookGrade, str]:
     """Grade one submission in this process's sandbox."""
     data = sub.path.read_bytes() if sub.path is not None else None
-    return grade_notebook_bytes(bundle, data, limits=course.sandbox.limits, files=files, sandbox=sandbox)
+    return grade_notebook_bytes(bundle, data, limits=sandbox.limits, files=files, sandbox=sandbox)
 
 
 class _LocalPool:
@@ -195,7 +195,7 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
             continue
         todo.append(sub)
     pool: _LocalPool | _DaskPool = (
-        _DaskPool(scheduler, sandbox.name, course.sandbox.limits) if scheduler
+        _DaskPool(scheduler, sandbox.name, sandbox.limits) if scheduler
         else _LocalPool(course, part, sandbox, workers))
     bar = _progress(len(todo), show_progress)
     futures = {pool.submit(bundles[s.notebook], s, files): s for s in todo}
