@@ -50,6 +50,7 @@ class RunResult:
     max_memory_mb: float | None
     stdout: str                    # tails, for the staff log
     stderr: str
+    output_truncated: bool = False  # stdout/stderr reached the output limit and the rest was dropped
 
     @property
     def reason(self) -> str:
@@ -172,6 +173,13 @@ class _Cgroup:
                     time.sleep(0.02)
 
 
+def _truncated(job_root: Path, limits: Limits) -> bool:
+    """Did the program's stdout or stderr file reach the file-size limit (so later output was dropped)?"""
+    cap = limits.output_mb * 2**20
+    return any((job_root / f).exists() and (job_root / f).stat().st_size >= cap
+               for f in ("sandbox.stdout", "sandbox.stderr"))
+
+
 def _tail(path: Path, limit: int = 8000) -> str:
     try:
         with path.open("rb") as f:
@@ -256,7 +264,8 @@ class Sandbox:
         result = RunResult(
             exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(), wall_seconds=round(wall, 3),
-            max_memory_mb=cgroup.max_memory_mb(), stdout=_tail(out_path), stderr=_tail(err_path))
+            max_memory_mb=cgroup.max_memory_mb(), stdout=_tail(out_path), stderr=_tail(err_path),
+            output_truncated=_truncated(job_root, limits))
         cgroup.remove()
         return result
 
@@ -462,7 +471,8 @@ class ForkServerSandbox(BwrapSandbox):
             exit_code=rc if sig is None else None, signal=sig, timed_out=bool(reply["timed_out"]),
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(),
             wall_seconds=float(reply["wall"]), max_memory_mb=cgroup.max_memory_mb(),  # type: ignore[arg-type]
-            stdout=_tail(job_root / "sandbox.stdout"), stderr=_tail(job_root / "sandbox.stderr"))
+            stdout=_tail(job_root / "sandbox.stdout"), stderr=_tail(job_root / "sandbox.stderr"),
+            output_truncated=_truncated(job_root, limits))
         cgroup.remove()
         return result
 
@@ -532,7 +542,8 @@ class DockerSandbox(BwrapSandbox):
         sig = rc - 128 if 128 < rc <= 192 else None
         return RunResult(exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
                          oom_killed=state == "true", pids_limit_hit=pids_hit, wall_seconds=round(wall, 3),
-                         max_memory_mb=peak, stdout=logs.stdout[-8000:], stderr=logs.stderr[-8000:])
+                         max_memory_mb=peak, stdout=logs.stdout[-8000:], stderr=logs.stderr[-8000:],
+                         output_truncated=len(logs.stdout) + len(logs.stderr) >= limits.output_mb * 2**20)
 
     @staticmethod
     def _cgroup_facts(cid: str) -> tuple[bool, float | None]:

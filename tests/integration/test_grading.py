@@ -236,6 +236,8 @@ def test_a_flood_written_straight_to_file_descriptors_is_capped(mini_course: Cou
              "            os.write(fd, chunk)\n    except OSError:\n        pass")
     grade = grade_text(mini_course, sandbox, notebook(mini_course, CORRECT, before=(flood,)), tmp_path)
     assert grade.earned == 8
+    if sandbox.name != "docker":  # docker keeps logs itself; the file-size limit caps our log files
+        assert grade.run["output_truncated"] is True
 
 
 def test_reading_other_submissions_and_the_gradebook_fails(mini_course: Course, sandbox: Sandbox,
@@ -287,3 +289,34 @@ def test_ctrl_c_keeps_what_was_graded_and_a_rerun_finishes(mini_course: Course, 
     assert f"{len(kept)} skipped" in rerun.stdout
     assert {r["student"] for r in book.latest(PART)} == {f"s{n}" for n in range(6)}
     assert all(r["earned"] == 8 for r in book.latest(PART))
+
+
+def test_a_notebook_that_looks_for_the_grader_finds_nothing_useful(mini_course: Course, sandbox: Sandbox,
+                                                                   tmp_path: Path) -> None:
+    """Searching the environment, /proc and every visible file finds no expected value, tolerance or judge.
+
+    (Hidden *inputs* may be visible by design: the probes that call the student's code run in the sandbox.)
+    """
+    bundle = load_bundles(mini_course, PART)[NB]
+    refs = bundle["references"]["double_of_many_secret_values"]
+    secrets = ["is_even_integer", "rtol", "Add x to itself", f"{refs[0]:.10f}"[:9], f"{refs[1]:.10f}"[:9]]
+    search = f"""import os
+secrets = {secrets!r}
+found = []
+blob = repr(dict(os.environ)) + open('/proc/1/cmdline', 'rb').read().decode(errors='replace')
+found += [s for s in secrets if s in blob]
+for top in ('/job', '/tmp', '/proc/self/cwd'):
+    for dirpath, dirs, files in os.walk(top):
+        for f in files[:200]:
+            if f == 'notebook.ipynb':  # this very search, with the secrets it looks for
+                continue
+            try:
+                text = open(os.path.join(dirpath, f), errors='replace').read(2_000_000)
+            except OSError:
+                continue
+            found += [s + ' in ' + os.path.join(dirpath, f) for s in secrets if s in text]
+FOUND = sorted(set(found))"""
+    answer = {**CORRECT, "q2": "def squares(n):\n    return FOUND if FOUND else [i * i for i in range(n)]"}
+    grade = grade_text(mini_course, sandbox, notebook(mini_course, answer, before=(search,)), tmp_path)
+    if sandbox.isolated:
+        assert grade.by_question()["q2"] == (2, 2), [c.message for c in grade.cases if c.question == "q2"]

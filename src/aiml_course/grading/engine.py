@@ -58,6 +58,7 @@ class NotebookGrade:
     problem: str = ""
     seconds: float = 0.0
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)   # the sandbox's accounting, for staff
 
     @property
     def earned(self) -> float:
@@ -76,7 +77,7 @@ class NotebookGrade:
 
     def to_dict(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "earned": self.earned, "possible": self.possible,
-                "problem": self.problem, "seconds": self.seconds, "cell_errors": self.cell_errors,
+                "problem": self.problem, "seconds": self.seconds, "cell_errors": self.cell_errors, "run": self.run,
                 "cases": [asdict(c) for c in self.cases]}
 
 
@@ -167,7 +168,12 @@ def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
     grade = NotebookGrade(bundle["notebook"], problem=execution.problem,
                           cell_errors=[{"cell": c.get("cell"), **c.get("error", {})} for c in execution.cell_errors])
     if execution.run is not None:
-        grade.seconds = execution.run.wall_seconds
+        r = execution.run
+        grade.seconds = r.wall_seconds
+        dropped = sum(int(c.get("output_dropped", 0) or 0) for c in execution.cells)
+        grade.run = {"exit_code": r.exit_code, "signal": r.signal, "timed_out": r.timed_out,
+                     "oom_killed": r.oom_killed, "pids_limit_hit": r.pids_limit_hit,
+                     "output_truncated": r.output_truncated or dropped > 0, "max_memory_mb": r.max_memory_mb}
     judges = _load_judges(bundle.get("judges", []))
     for case in bundle["cases"]:
         possible = float(case["spec"].get("points", 1))
