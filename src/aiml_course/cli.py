@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from aiml_course.config import BACKENDS, Course, load_course
-from aiml_course.errors import CourseError
+from aiml_course.cli_support import course_from, db_url, fail_cleanly
+from aiml_course.config import BACKENDS, Course
 
 SANDBOX_OPTION = click.option("--sandbox", "backend", type=click.Choice(BACKENDS), default=None,
                               help="Isolation backend (default: course_config.py).")
-
-
-def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CourseError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.secho("interrupted: everything finished before now is saved; run the command again to go on",
-                        fg="yellow", err=True)
-            sys.exit(130)
-    return wrapper
-
-
-def _course(ctx: click.Context) -> Course:
-    return load_course(ctx.obj["config"])
 
 
 def _sandbox(course: Course, backend: str | None, part_id: str) -> Any:
@@ -55,12 +34,6 @@ def _parts(course: Course, part: str | None) -> list[str]:
     return ready
 
 
-def _db_url(course: Course, db: str | None) -> str:
-    from aiml_course.gradebook import default_url
-
-    return db or default_url(course.root)
-
-
 @click.group()
 @click.option("--config", default="course_config.py", show_default=True, type=click.Path(dir_okay=False),
               help="The course declaration.")
@@ -78,12 +51,12 @@ def main(ctx: click.Context, config: str, verbose: int) -> None:
 @SANDBOX_OPTION
 @click.option("--no-cache", is_flag=True, help="Re-run solutions even if nothing changed.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: bool) -> None:
     """Write release/ (student notebooks) and autograder/ (grading bundles) from source/."""
     from aiml_course.authoring.build import build_part, write_build
 
-    course = _course(ctx)
+    course = course_from(ctx)
     for part_id in _parts(course, part):
         result = build_part(course, part_id, _sandbox(course, backend, part_id), use_cache=not no_cache,
                             progress=lambda name: click.echo(f"  building {name}", err=True))
@@ -96,12 +69,12 @@ def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: b
 @click.argument("part", required=False)
 @SANDBOX_OPTION
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
     """Run every source notebook: solution = full marks, stub = zero, release/ in sync."""
     from aiml_course.validate import validate_part
 
-    course = _course(ctx)
+    course = course_from(ctx)
     all_ok = True
     for part_id in _parts(course, part):
         report = validate_part(course, part_id, _sandbox(course, backend, part_id),
@@ -125,7 +98,7 @@ def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--list-rules", is_flag=True, help="Print the rules and exit.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
     """Check notebooks against the house style (default: every notebook under source/)."""
     from aiml_course.lint import RULES, lint_path
@@ -134,7 +107,7 @@ def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
         for rule, text in RULES.items():
             click.echo(f"{rule:28} {text}")
         return
-    target = path or _course(ctx).source_dir
+    target = path or course_from(ctx).source_dir
     findings = lint_path(target)
     for f in findings:
         click.echo(str(f))
@@ -154,16 +127,16 @@ def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Grade on a Dask cluster (e.g. tcp://10.0.0.5:8786); each worker uses its own sandbox.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, workers: int | None, force: bool,
           db: str | None, reports: Path | None, scheduler: str | None) -> None:
     """Grade DIRECTORY/<student>/<notebook>.ipynb for PART into the gradebook."""
     from aiml_course.gradebook import Gradebook
     from aiml_course.grading.pipeline import grade_part
 
-    course = _course(ctx)
+    course = course_from(ctx)
     part_id = course.part(part).id
-    summary = grade_part(course, part_id, directory, gradebook=Gradebook(_db_url(course, db)),
+    summary = grade_part(course, part_id, directory, gradebook=Gradebook(db_url(course, db)),
                          sandbox=_sandbox(course, backend, part_id), workers=workers or course.sandbox.workers,
                          force=force, reports=reports or course.root / "var" / "feedback" / part_id,
                          scheduler=scheduler)
@@ -186,14 +159,14 @@ def _print_summary(summary: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["full", "canvas", "moodle", "cohorts"]), default="full",
               show_default=True, help="full: per question; canvas/moodle: gradebook import; cohorts: summaries.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) -> None:
     """Write the gradebook as CSV (documented columns in aiml_course/export.py)."""
     from aiml_course.export import export_cohorts, export_csv, export_lms
     from aiml_course.gradebook import Gradebook
 
-    course = _course(ctx)
-    book = Gradebook(_db_url(course, db))
+    course = course_from(ctx)
+    book = Gradebook(db_url(course, db))
     target = output or course.root / "var" / ("grades.csv" if fmt == "full" else f"grades-{fmt}.csv")
     if fmt == "full":
         path = export_csv(course, book, target)
@@ -212,7 +185,7 @@ def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) ->
 @click.option("--reason", required=True, help="Why; shown with the grade.")
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def adjust(ctx: click.Context, student: str, part: str, question: str, points: float, reason: str,
            db: str | None) -> None:
     """Change STUDENT's points on one question by hand (kept with who and why; exports include it)."""
@@ -221,12 +194,12 @@ def adjust(ctx: click.Context, student: str, part: str, question: str, points: f
     from aiml_course.errors import GradebookError
     from aiml_course.gradebook import Gradebook
 
-    course = _course(ctx)
+    course = course_from(ctx)
     part_id = course.part(part).id
     notebook, sep, qid = question.partition(":")
     if not sep or not notebook or not qid:
         raise GradebookError(f"{question!r}: write the question as NOTEBOOK:QUESTION, e.g. 2.1-simplest-neuron:neuron")
-    Gradebook(_db_url(course, db)).adjust(student, part_id, notebook, qid, points, by=getpass.getuser(),
+    Gradebook(db_url(course, db)).adjust(student, part_id, notebook, qid, points, by=getpass.getuser(),
                                           reason=reason)
     click.echo(f"{student}: {part_id}/{notebook}:{qid} {points:+g} points ({reason})")
 
@@ -239,7 +212,7 @@ def adjust(ctx: click.Context, student: str, part: str, question: str, points: f
 @click.option("--reason", default="", help="Why (kept in the gradebook).")
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def extend(ctx: click.Context, student: str, part: str, until: str, reason: str, db: str | None) -> None:
     """Give STUDENT a later deadline for PART; late penalties then count from it."""
     import getpass
@@ -248,13 +221,13 @@ def extend(ctx: click.Context, student: str, part: str, until: str, reason: str,
     from aiml_course.errors import GradebookError
     from aiml_course.gradebook import Gradebook
 
-    course = _course(ctx)
+    course = course_from(ctx)
     part_id = course.part(part).id
     try:
         when = datetime.fromisoformat(until)
     except ValueError as exc:
         raise GradebookError(f"--until {until!r} is not an ISO 8601 date-time") from exc
-    Gradebook(_db_url(course, db)).grant_extension(student, part_id, when, granted_by=getpass.getuser(),
+    Gradebook(db_url(course, db)).grant_extension(student, part_id, when, granted_by=getpass.getuser(),
                                                    reason=reason)
     click.echo(f"{student}: {part_id} now due {when.isoformat()}")
 
@@ -264,12 +237,12 @@ def extend(ctx: click.Context, student: str, part: str, until: str, reason: str,
               help="Where the demo gradebook, CSV and reports go (default: var/demo).")
 @SANDBOX_OPTION
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def demo(ctx: click.Context, out: Path | None, backend: str | None) -> None:
     """The whole chain on the shipped sample submissions: build check → grade → gradebook → CSV."""
     from aiml_course.demo import run_demo
 
-    course = _course(ctx)
+    course = course_from(ctx)
     from aiml_course.demo import DEMO_PART
 
     result = run_demo(course, out or course.root / "var" / "demo", _sandbox(course, backend, DEMO_PART),

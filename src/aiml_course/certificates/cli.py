@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
 from aiml_course.certificates.credential import DEFAULT_BASE_URL, issue_certificates, revoke, verify
-from aiml_course.config import Course, load_course
-from aiml_course.errors import CourseError
-
-
-def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A CourseError becomes one red line and exit status 2, as in the main `course` command."""
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CourseError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
-    return wrapper
-
-
-def _course(ctx: click.Context) -> Course:
-    return load_course((ctx.obj or {}).get("config", "course_config.py"))
+from aiml_course.cli_support import course_from, db_url, fail_cleanly
 
 
 @click.group(name="certificates")
@@ -43,13 +23,13 @@ def certificates_cli() -> None:
               help="Certificates expire this many days after issue (default: never).")
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def certify(ctx: click.Context, base_url: str, valid_days: int | None, db: str | None) -> None:
     """Issue a certificate (JSON + PDF) to every qualifying student; say what the others still need."""
-    from aiml_course.gradebook import Gradebook, default_url
+    from aiml_course.gradebook import Gradebook
 
-    course = _course(ctx)
-    report = issue_certificates(course, Gradebook(db or default_url(course.root)), base_url=base_url,
+    course = course_from(ctx)
+    report = issue_certificates(course, Gradebook(db_url(course, db)), base_url=base_url,
                                 valid_days=valid_days)
     if base_url == DEFAULT_BASE_URL:
         click.secho(f"note: verification URLs use the placeholder {DEFAULT_BASE_URL}; pass --base-url",
@@ -69,10 +49,10 @@ def certify(ctx: click.Context, base_url: str, valid_days: int | None, db: str |
 @certificates_cli.command(name="verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def verify_cmd(ctx: click.Context, file: Path) -> None:
     """Check a certificate's signature, revocation and dates: exit 0 if valid, 1 if not."""
-    result = verify(file, course=_course(ctx))
+    result = verify(file, course=course_from(ctx))
     if result.valid:
         click.secho(f"valid: {result.credential_id}", fg="green")
         return
@@ -86,8 +66,8 @@ def verify_cmd(ctx: click.Context, file: Path) -> None:
 @click.argument("credential_id", metavar="ID")
 @click.option("--reason", required=True, help="Why (the holder and anyone verifying will read it).")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def revoke_cmd(ctx: click.Context, credential_id: str, reason: str) -> None:
     """Put a certificate on the revocation list (`var/certificates/revoked.json`)."""
-    full = revoke(credential_id, course=_course(ctx), reason=reason)
+    full = revoke(credential_id, course=course_from(ctx), reason=reason)
     click.echo(f"revoked {full}: {reason}")

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
-from aiml_course.config import Course, load_course
-from aiml_course.errors import CourseError
-from aiml_course.gradebook import Gradebook, default_url
+from aiml_course.cli_support import course_from, db_url, fail_cleanly
+from aiml_course.gradebook import Gradebook
 from aiml_course.peer_review.reviews import Aggregate, aggregate_part
 from aiml_course.peer_review.store import AssignOutcome, assign_part
 
 DB_OPTION = click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
-
-
-def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CourseError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
-    return wrapper
-
-
-def _course(ctx: click.Context) -> Course:
-    return load_course((ctx.obj or {}).get("config", "course_config.py"))
 
 
 @click.group("peer-review")
@@ -46,13 +26,13 @@ def peer_review_cli() -> None:
 @click.option("--seed", type=int, default=None, help="Shuffle seed (default: PeerReview.seed).")
 @DB_OPTION
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def assign_cmd(ctx: click.Context, part: str, k: int | None, seed: int | None, db: str | None) -> None:
     """Assign reviewers within each cohort among the students graded for PART, and store it (re-runs replace it)."""
-    course = _course(ctx)
+    course = course_from(ctx)
     part_id = course.part(part).id
     seed = course.peer_review.seed if seed is None else seed
-    outcome = assign_part(Gradebook(db or default_url(course.root)), part_id,
+    outcome = assign_part(Gradebook(db_url(course, db)), part_id,
                           k=k or course.peer_review.reviews_per_submission, seed=seed)
     _print_assignment(outcome)
     note = ("first assignment of this part" if not outcome.before else
@@ -68,13 +48,13 @@ def assign_cmd(ctx: click.Context, part: str, k: int | None, seed: int | None, d
 @click.option("--seed", type=int, default=None, help="Sampler seed (default: PeerReview.seed).")
 @DB_OPTION
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def aggregate_cmd(ctx: click.Context, part: str, folder: Path, iterations: int, seed: int | None,
                   db: str | None) -> None:
     """Check the review files in FOLDER and print each author's median and calibrated peer grade for PART."""
-    course = _course(ctx)
+    course = course_from(ctx)
     part_id = course.part(part).id
-    result = aggregate_part(Gradebook(db or default_url(course.root)), part_id, folder,
+    result = aggregate_part(Gradebook(db_url(course, db)), part_id, folder,
                             rubric=course.peer_review.rubric, iterations=iterations,
                             seed=course.peer_review.seed if seed is None else seed)
     _print_aggregate(result, max_points=sum(item.max_points for item in course.peer_review.rubric))
