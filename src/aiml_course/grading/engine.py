@@ -82,7 +82,7 @@ class NotebookGrade:
 
 
 def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sandbox, *,
-            cell_seconds: int, probe_seconds: int = 30, files: dict[str, bytes] | None = None,
+            cell_seconds: int, probe_seconds: int | None = None, files: dict[str, bytes] | None = None,
             keep: Path | None = None) -> Execution:
     """Run `notebook_text` and then the probes in `sandbox`; read back and validate the records."""
     job_root = Path(tempfile.mkdtemp(prefix="aiml-job-"))
@@ -98,7 +98,8 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         job = {"notebook": "in/notebook.ipynb", "out": "out/records.json", "cell_seconds": cell_seconds,
-               "probe_seconds": probe_seconds, "skip_roles": list(SKIP_ROLES),
+               # a case may train a model, like a cell: same time limit unless told otherwise
+               "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(SKIP_ROLES),
                "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells]}
         (job_root / "in" / "job.json").write_text(json.dumps(job), encoding="utf-8")
         try:
