@@ -182,7 +182,9 @@ def write_build(course: Course, result: BuildResult) -> list[str]:
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)  # atomic: a crash never leaves half a notebook in release/
         changed.append(f"wrote {rel}")
     return changed
 
