@@ -177,3 +177,33 @@ def test_extensions_move_the_deadline_in_the_export(tmp_path: Path) -> None:
     assert rows["bob"]["part-01-mini/1.1-mini:q2"] == "0.5" and rows["ann"]["part-01-mini/1.1-mini:q1"] == "4.0"
     cohorts = list(csv.DictReader(export_cohorts(course, book, tmp_path / "k.csv").open()))
     assert cohorts[0]["cohort"] == "default" and cohorts[0]["students"] == "2"
+
+
+def test_migrations_build_exactly_the_models_schema(gradebook: Gradebook) -> None:
+    """Does `alembic upgrade head` (run on open) produce the tables the models describe, with no differences?"""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from aiml_course.gradebook import all_metadata
+
+    with gradebook.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), all_metadata())
+        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert diffs == [] and version == "0001"
+
+
+def test_a_gradebook_from_before_migrations_is_stamped_and_kept(tmp_path: Path) -> None:
+    """Is a database made by create_all (no alembic_version) adopted without losing its rows?"""
+    from sqlalchemy import create_engine
+
+    from aiml_course.gradebook import all_metadata
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    all_metadata().create_all(engine)
+    with engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO students (id, name, email, cohort, active) VALUES ('old', '', '', 'a', 1)")
+    book = Gradebook(url)
+    assert [s.id for s in book.students()] == ["old"]
+    with book.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
