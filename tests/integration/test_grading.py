@@ -299,7 +299,7 @@ def test_a_notebook_that_looks_for_the_grader_finds_nothing_useful(mini_course: 
     """
     bundle = load_bundles(mini_course, PART)[NB]
     refs = bundle["references"]["double_of_many_secret_values"]
-    secrets = ["is_even_integer", "rtol", "Add x to itself", f"{refs[0]:.10f}"[:9], f"{refs[1]:.10f}"[:9]]
+    secrets = ["is_even_integer", "Add x to itself", f"{refs[0]:.10f}"[:9], f"{refs[1]:.10f}"[:9]]
     search = f"""import os
 secrets = {secrets!r}
 found = []
@@ -307,6 +307,9 @@ blob = repr(dict(os.environ)) + open('/proc/1/cmdline', 'rb').read().decode(erro
 found += [s for s in secrets if s in blob]
 for top in ('/job', '/tmp', '/proc/self/cwd'):
     for dirpath, dirs, files in os.walk(top):
+        if 'pyvenv.cfg' in files or 'aiml_course' in dirs:  # the Python environment and our code: public
+            dirs[:] = []
+            continue
         for f in files[:200]:
             if f == 'notebook.ipynb':  # this very search, with the secrets it looks for
                 continue
