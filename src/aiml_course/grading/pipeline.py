@@ -237,7 +237,3 @@ def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="notebook", desc="grading", disable=not enabled or total == 0)
-
-
-def iter_grades(summary: GradeSummary) -> Iterator[tuple[str, NotebookGrade]]:
-    yield from summary.graded
