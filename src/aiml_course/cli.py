@@ -256,10 +256,11 @@ def demo(ctx: click.Context, out: Path | None, backend: str | None) -> None:
 def _register_plugins() -> None:
     """Commands that live in their own modules (imported lazily only when the CLI starts)."""
     from aiml_course.certificates import certificates_cli
+    from aiml_course.hub.cli import hub_cmd, roster_cli
     from aiml_course.peer_review import peer_review_cli
     from aiml_course.similarity import similarity_cli
 
-    for command in (certificates_cli, peer_review_cli, similarity_cli):
+    for command in (certificates_cli, peer_review_cli, similarity_cli, roster_cli, hub_cmd):
         main.add_command(command)
 
 

@@ -1,0 +1,7 @@
+"""Every course user's Jupyter server (read through JUPYTER_CONFIG_PATH, set by jupyterhub_config.py)."""
+
+c = get_config()  # noqa: F821
+
+# JupyterHub's single-user extension sends `frame-ancestors 'none'`; Lab's Formgrader panel is an <iframe> of
+# the same server, so allow framing by the server itself (see ../shared notes, hub.md §6).
+c.ServerApp.tornado_settings = {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}

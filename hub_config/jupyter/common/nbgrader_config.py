@@ -1,0 +1,17 @@
+"""nbgrader for every course user: the course id and exchange from the hub's environment.
+
+Instructors and TAs also get the shared course directory (group-owned by <course>-staff) for the formgrader.
+"""
+
+import os
+
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.course_id = os.environ.get("NBGRADER_COURSE_ID", "aiml101")
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/aiml-course/aiml101/exchange")
+if os.environ.get("AIML_NBGRADER_COURSE_DIR"):
+    c.CourseDirectory.root = os.environ["AIML_NBGRADER_COURSE_DIR"]
+if os.environ.get("NBGRADER_HUB_AUTH"):  # only inside hub servers: membership from hub groups
+    from nbgrader.auth import JupyterHubAuthPlugin
+
+    c.Authenticator.plugin_class = JupyterHubAuthPlugin

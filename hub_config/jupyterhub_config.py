@@ -1,0 +1,121 @@
+"""JupyterHub for the course on one machine: the README's embedded default (`course hub` starts it).
+
+Real OS users (PAM logins, LocalProcessSpawner: each student's server runs under their own uid), nbgrader's file
+exchange, cohorts as hub groups `cohort-<name>`, roles student / ta / instructor, the course dashboard as a
+hub-managed OAuth service, idle culling. Everything course-specific comes from course_config.py and the roster
+(`course roster import`), so this file rarely needs editing. Paths and ports: aiml_course.hub.settings.
+For Kubernetes, LTI 1.3 and OAuth logins see hub_config/examples/.
+"""
+
+import socket
+
+from aiml_course.hub.roster import hub_groups, load_members
+from aiml_course.hub.settings import HubSettings, token
+
+S = HubSettings.from_env()
+HERE = S.course.root.resolve() / "hub_config"
+STATE = S.layout.state_dir
+MEMBERS = load_members(S.layout)
+ACTIVE = {u: m for u, m in MEMBERS.items() if m.active}
+PY = str(S.python)
+
+c = get_config()  # noqa: F821  (JupyterHub provides get_config)
+
+# ------------------------------------------------------------------ network: every port fixed, loopback only
+c.JupyterHub.bind_url = S.public_url                                   # the proxy: the one public URL
+c.JupyterHub.hub_bind_url = f"http://{S.ip}:{S.port + 1}"
+c.ConfigurableHTTPProxy.api_url = f"http://{S.ip}:{S.port + 2}"
+c.ConfigurableHTTPProxy.command = [str(S.bin / "configurable-http-proxy")]  # the Python CHP (no Node needed)
+c.ConfigurableHTTPProxy.should_start = True
+
+# ------------------------------------------------------------------ state (root-only folder)
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+c.JupyterHub.cleanup_servers = True                                    # stop user servers with the hub
+
+# ------------------------------------------------------------------ who may log in
+if S.auth == "shared-password":                                        # demos on machines without PAM
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = (STATE / "shared-password").read_text().strip()
+else:
+    c.JupyterHub.authenticator_class = "pam"                           # the hub runs as root: reads /etc/shadow
+    c.PAMAuthenticator.open_sessions = False
+c.Authenticator.allowed_users = set(ACTIVE)                            # JupyterHub ≥ 5: nobody else gets in
+c.Authenticator.admin_users = set()                                    # staff rights come from roles, not admin
+
+# ------------------------------------------------------------------ cohorts and roles
+c.JupyterHub.load_groups = {name: {"users": users} for name, users in hub_groups(S.course, MEMBERS).items()}
+DASHBOARD = "access:services!service=dashboard"
+c.JupyterHub.load_roles = [
+    {"name": "student", "groups": ["students"], "scopes": ["self", DASHBOARD]},
+    {"name": "teaching-assistant", "groups": ["tas"],
+     "scopes": ["self", DASHBOARD, "read:users:name!group=students", "read:users:groups!group=students"]},
+    {"name": "instructor", "groups": ["instructors"],
+     "scopes": ["self", DASHBOARD, "list:users", "read:users!group=students", "read:groups",
+                "admin:servers!group=students", "access:servers!group=students"]},
+    # token-only service used by `course roster` to keep hub users and groups equal to the roster
+    {"name": "course-admin", "services": ["course-admin"],
+     "scopes": ["admin:users", "admin:groups", "list:users", "read:users", "list:groups", "read:groups"]},
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+]
+
+# ------------------------------------------------------------------ services
+c.JupyterHub.services = [
+    {   # the course dashboard: identifies people through hub OAuth; its own token needs no scopes at all
+        "name": "dashboard", "display": True, "oauth_no_confirm": True,
+        "url": f"http://{S.ip}:{S.dashboard_port}",
+        "api_token": token(S.layout, "dashboard-token"),
+        "command": [PY, "-m", "aiml_course.hub.dashboard"],
+        "environment": S.env(),
+    },
+    {"name": "course-admin", "api_token": token(S.layout, "admin-token")},
+    {   # stop servers idle for an hour (a class leaves hundreds of idle kernels otherwise)
+        "name": "idle-culler",
+        "command": [PY, "-m", "jupyterhub_idle_culler", "--timeout=3600", "--cull-every=300"],
+    },
+]
+
+
+# ------------------------------------------------------------------ single-user servers
+def _free_port(ports: range) -> int:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind((S.ip, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} for a user server")
+
+
+def _pre_spawn(spawner):
+    spawner.port = _free_port(S.user_ports)
+    member = ACTIVE.get(spawner.user.name)
+    role = member.role if member else "student"
+    folders = ["common", "staff" if role in ("ta", "instructor") else "student"]
+    spawner.environment["JUPYTER_CONFIG_PATH"] = ":".join(str(HERE / "jupyter" / f) for f in folders)
+    if role in ("ta", "instructor"):                                   # their formgrader's course directory
+        spawner.environment["AIML_NBGRADER_COURSE_DIR"] = str(S.layout.course_dir)
+
+
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.pre_spawn_hook = _pre_spawn
+c.Spawner.cmd = [str(S.bin / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.notebook_dir = "~"
+c.Spawner.environment = {
+    "PATH": f"{S.bin}:/usr/local/bin:/usr/bin:/bin",
+    "NBGRADER_EXCHANGE": str(S.layout.exchange),
+    "NBGRADER_COURSE_ID": S.course.id,
+    "NBGRADER_HUB_AUTH": "1",                     # course membership from the hub groups nbgrader-/formgrade-<id>
+    "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",  # many students share the CPUs: keep torch polite
+    "AIML_HEADLESS": "0",
+}
+c.Spawner.mem_limit = f"{S.course.sandbox.limits.memory_mb * 2}M"  # advisory for LocalProcessSpawner
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 90
+c.Spawner.interrupt_timeout = 3                   # fast, clean shutdown (see ../shared notes: SIGINT pitfall)
+c.Spawner.term_timeout = 3
+

@@ -1,0 +1,1 @@
+"""The course on a JupyterHub: file layout, roster, nbgrader exchange, dashboard service, `course hub`."""

@@ -1,0 +1,155 @@
+"""The whole course loop on a real hub: instructor releases Part 2 (done by `course hub --demo`), two students in
+different cohorts fetch, solve (one right, one wrong) and submit through nbgrader's Assignment List API; the
+instructor collects and grades from the dashboard; gradebook rows, CSV, both dashboards and the feedback that comes
+back are checked. Then the same paths once in headless Chromium, with screenshots kept as artifacts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from aiml_course.gradebook import Gradebook
+from tests.conftest import ROOT
+from tests.hub.client import Person
+from tests.hub.conftest import ARTIFACTS, PART, HubRun
+
+COURSE_ID = "aiml101"
+SAMPLES = ROOT / "tests" / "submissions" / PART
+RIGHT, WRONG = "demo-alice", "demo-carol"   # cohorts 2026a and 2026b
+
+
+def person(hub: HubRun, user: str) -> Person:
+    p = Person(hub.base, user, hub.logins[user])
+    r = p.login()
+    assert r.status_code == 302, (user, r.status_code, r.text[:300])
+    return p
+
+
+def _solve(p: Person, sample: str) -> None:
+    """Fill the fetched notebooks with a sample student's work (as if typed in Lab) and save them."""
+    listing = p.server("GET", f"/api/contents/{PART}").json()
+    names = {item["name"] for item in listing["content"]}
+    for nb in sorted((SAMPLES / sample).glob("*.ipynb")):
+        assert nb.name in names, f"{nb.name} was not fetched into {PART}/"
+        p.put_notebook(f"{PART}/{nb.name}", json.loads(nb.read_text()))
+
+
+def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
+    t_loop = time.monotonic()
+    students = {RIGHT: person(hub, RIGHT), WRONG: person(hub, WRONG)}
+    for user, p in students.items():
+        hub.timings[f"spawn {user} (API request to server ready)"] = p.start_server()
+        listed = p.server("GET", f"/assignments?course_id={COURSE_ID}").json()
+        assert listed["success"], listed
+        assert any(a["assignment_id"] == PART and a["status"] == "released" for a in listed["value"]), listed
+        p.nbgrader("fetch", COURSE_ID, PART)
+    _solve(students[RIGHT], "alice")   # every answer right
+    _solve(students[WRONG], "bob")     # some answers wrong
+    for p in students.values():
+        p.nbgrader("submit", COURSE_ID, PART)
+
+    instructor = person(hub, "demo-instr")
+    t_grade = time.monotonic()
+    r = instructor.dashboard_post("grade", {"part": PART})
+    assert r.status_code == 202, (r.status_code, r.text[:2000])
+    status = instructor.wait_for_job(r.json()["job"], timeout=600)
+    hub.timings["collect + grade + feedback from the dashboard (2 students, 5 notebooks each)"] = \
+        time.monotonic() - t_grade
+    assert status.startswith("done") and "collected and graded 2" in status, (status, hub.log_tail())
+
+    # gradebook: one row per notebook per student, filed under the right student
+    rows = Gradebook(hub.gradebook_url).latest(PART)
+    by_student: dict[str, list[dict]] = {}
+    for row in rows:
+        by_student.setdefault(row["student"], []).append(row)
+    assert set(by_student) == {RIGHT, WRONG}
+    assert len(by_student[RIGHT]) == len(by_student[WRONG]) == 5
+    earned = {s: sum(r["earned"] for r in rs) for s, rs in by_student.items()}
+    possible = {s: sum(r["possible"] for r in rs) for s, rs in by_student.items()}
+    assert earned[RIGHT] == possible[RIGHT] > 0
+    assert 0 < earned[WRONG] < possible[WRONG]
+    assert (hub.course_dir / "submitted" / RIGHT / PART / "timestamp.txt").is_file()
+
+    # the CSV from the dashboard: numbers as numbers, cohorts right, no late penalty (demo extension)
+    r = instructor.dashboard("export.csv")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    table = {row["student"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert set(table) == {RIGHT, WRONG, "demo-bob"}   # everyone enrolled, with or without a submission
+    assert table[RIGHT]["cohort"] == "2026a" and table[WRONG]["cohort"] == "2026b"
+    assert {s: float(table[s][f"{PART}:raw"]) for s in earned} == pytest.approx(earned), table
+    assert float(table[RIGHT][f"{PART}:late_penalty"]) == 0.0
+    one_cohort = list(csv.DictReader(io.StringIO(instructor.dashboard("export.csv?cohort=2026b").text)))
+    assert [row["student"] for row in one_cohort] == [WRONG]
+
+    # dashboards: each student sees their own points; the instructor sees both cohorts
+    for user, p in students.items():
+        page = p.dashboard().text
+        assert user in page and f"{earned[user]:g}" in page, page[:3000]
+        other = WRONG if user == RIGHT else RIGHT
+        assert other not in page
+    staff_page = instructor.dashboard().text
+    assert RIGHT in staff_page and WRONG in staff_page and "2026a" in staff_page and "2026b" in staff_page
+
+    # feedback back to each student through the exchange, only their own
+    for user, p in students.items():
+        p.nbgrader("fetch_feedback", COURSE_ID, PART)
+        listing = p.server("GET", f"/api/contents/{PART}/feedback").json()
+        stamps = [item["name"] for item in listing["content"] if item["type"] == "directory"]
+        assert stamps, listing
+        files = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}").json()["content"]
+        html = [f["name"] for f in files if f["name"].endswith(".html")]
+        assert len(html) == 5, files
+        text = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}/{html[0]}").json()["content"]
+        assert user in text and (WRONG if user == RIGHT else RIGHT) not in text
+    hub.timings["full loop (2 spawns, fetch, solve, submit, grade, CSV, dashboards, feedback)"] = \
+        time.monotonic() - t_loop
+    hub.facts["loop_done"] = True
+
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None:
+    """Log in with the form, open Lab's Assignment List and the dashboard at phone and laptop widths."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    assert Path("/usr/bin/chromium").exists(), "Debian's chromium is installed by scripts/install.sh"
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with sync_api.sync_playwright() as pw:
+        for user in (RIGHT, "demo-instr"):
+            ctx = pw.chromium.launch_persistent_context(str(tmp_path / f"profile-{user}"), headless=True,
+                                                        executable_path="/usr/bin/chromium", args=FLAGS,
+                                                        viewport={"width": 1280, "height": 800})
+            page = ctx.new_page()
+            page.goto(f"{hub.base}/hub/login?next=/hub/home")
+            page.fill("#username_input", user)
+            page.fill("#password_input", hub.logins[user])
+            page.click("#login_submit")
+            page.wait_for_url("**/hub/home**", timeout=60_000)
+            if user == RIGHT:
+                page.goto(f"{hub.base}/user/{user}/lab?reset", timeout=90_000)
+                page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
+                page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+                page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+                page.wait_for_selector("#nbgrader-assignment-list", timeout=30_000)
+                page.wait_for_selector(f"text={PART}", timeout=30_000)
+                page.screenshot(path=str(shots / "student-lab-assignment-list.png"))
+            role = "student" if user == RIGHT else "instructor"
+            for width, height in ((390, 844), (1280, 800)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.goto(f"{hub.base}/services/dashboard/")
+                page.wait_for_selector("main", timeout=30_000)
+                assert user in page.content() or role == "instructor"
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
+                page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
+            ctx.close()
+    hub.timings["browser: both people, Lab + dashboards at 2 widths"] = time.monotonic() - t0
+    assert len(list(shots.glob("*.png"))) == 5
