@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql)  # docker: optional backend; postgresql: gradebook tests
+# docker: optional backend; postgresql: gradebook tests; chromium: hub and dashboard browser tests
+APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql chromium)
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

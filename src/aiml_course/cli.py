@@ -257,10 +257,12 @@ def _register_plugins() -> None:
     """Commands that live in their own modules (imported lazily only when the CLI starts)."""
     from aiml_course.certificates import certificates_cli
     from aiml_course.hub.cli import hub_cmd, roster_cli
+    from aiml_course.hub.exchange_cli import collect_cmd, release_cmd
     from aiml_course.peer_review import peer_review_cli
     from aiml_course.similarity import similarity_cli
 
-    for command in (certificates_cli, peer_review_cli, similarity_cli, roster_cli, hub_cmd):
+    for command in (certificates_cli, peer_review_cli, similarity_cli, roster_cli, hub_cmd,
+                    release_cmd, collect_cmd):
         main.add_command(command)
 
 

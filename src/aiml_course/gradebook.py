@@ -132,7 +132,7 @@ class Gradebook:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             migrate(self.engine)
         except SQLAlchemyError as exc:
-            raise GradebookError(f"cannot open the gradebook at {url}: {exc}") from exc
+            raise GradebookError(f"cannot open the gradebook at {url}: {exc}{_damage_advice(url, exc)}") from exc
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         with self.session() as s:
             if s.get(Meta, "schema_version") is None:
@@ -146,7 +146,8 @@ class Gradebook:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise GradebookError(f"gradebook write failed and was rolled back: {exc}") from exc
+            raise GradebookError(f"gradebook write failed and was rolled back: {exc}"
+                                 f"{_damage_advice(str(self.engine.url), exc)}") from exc
         except BaseException:
             session.rollback()
             raise
@@ -303,6 +304,22 @@ def migrate(engine: Any) -> None:
             command.stamp(cfg, "head")
         else:
             command.upgrade(cfg, "head")
+
+
+def _damage_advice(url: str, exc: SQLAlchemyError) -> str:
+    """What to do when SQLite finds the file damaged (cut short by a crash or a full disk, or not a database).
+
+    SQLite refuses such a file before writing anything, and a journal or WAL left by a crash is replayed on open
+    (committed transactions kept, the unfinished one dropped), so reaching here means the file itself is damaged.
+    """
+    text = str(getattr(exc, "orig", exc))
+    if not url.startswith("sqlite:///") or not any(k in text for k in ("malformed", "not a database")):
+        return ""
+    path = url.removeprefix("sqlite:///").split("?")[0]
+    return (f"\n{path} is damaged (cut short by a crash or a full disk, or not a gradebook); it was left as it is. "
+            "Move it aside and restore the latest backup (or salvage rows into a new file with the sqlite3 shell's "
+            "`.recover` or `.dump` and pass that file with --db), then run `course grade` again: submissions the "
+            "restored gradebook holds are skipped, the others are graded.")
 
 
 def _aware(dt: datetime) -> datetime:

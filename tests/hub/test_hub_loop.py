@@ -6,8 +6,10 @@ back are checked. Then the same paths once in headless Chromium, with screenshot
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -92,6 +94,10 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
         assert user in page and f"{earned[user]:g}" in page, page[:3000]
         other = WRONG if user == RIGHT else RIGHT
         assert other not in page
+        links = re.findall(r'href="([^"]*/feedback/[^"]+)"', page)
+        assert len(links) == 5, links
+        report = p.http.get(f"{hub.base}{html.unescape(links[0])}", timeout=30)
+        assert report.status_code == 200 and user in report.text and other not in report.text
     staff_page = instructor.dashboard().text
     assert RIGHT in staff_page and WRONG in staff_page and "2026a" in staff_page and "2026b" in staff_page
 
@@ -102,9 +108,9 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
         stamps = [item["name"] for item in listing["content"] if item["type"] == "directory"]
         assert stamps, listing
         files = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}").json()["content"]
-        html = [f["name"] for f in files if f["name"].endswith(".html")]
-        assert len(html) == 5, files
-        text = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}/{html[0]}").json()["content"]
+        pages = [f["name"] for f in files if f["name"].endswith(".html")]
+        assert len(pages) == 5, files
+        text = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}/{pages[0]}").json()["content"]
         assert user in text and (WRONG if user == RIGHT else RIGHT) not in text
     hub.timings["full loop (2 spawns, fetch, solve, submit, grade, CSV, dashboards, feedback)"] = \
         time.monotonic() - t_loop
@@ -147,9 +153,9 @@ def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None
                 page.goto(f"{hub.base}/services/dashboard/")
                 page.wait_for_selector("main", timeout=30_000)
                 assert user in page.content() or role == "instructor"
+                page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
-                page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
             ctx.close()
     hub.timings["browser: both people, Lab + dashboards at 2 widths"] = time.monotonic() - t0
     assert len(list(shots.glob("*.png"))) == 5

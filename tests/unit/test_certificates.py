@@ -119,14 +119,17 @@ def test_a_part_without_bundles_is_skipped(mini_course: Course, gradebook: Grade
 
 
 def test_peer_reviews_count_rows_of_a_peer_reviews_table(mini_course: Course, gradebook: Gradebook) -> None:
-    """Without a table every student has done 0 reviews; with one, each reviewer's rows count."""
+    """Without stored reviews every student has done 0; with some, each reviewer's rows count."""
+    from aiml_course.peer_review.store import StoredReview, store_reviews
+
     course = dataclasses.replace(mini_course, certificate=CertificatePolicy(min_part_fraction=0.7,
                                                                             min_reviews_done=2))
     ann = next(v for v in eligibility(course, gradebook) if v.student == "ann")
     assert ann.missing == ["Peer reviews: 0 done, needs 2"]
-    with gradebook.session() as s:
-        s.execute(text("CREATE TABLE peer_reviews (id INTEGER PRIMARY KEY, reviewer VARCHAR(64))"))
-        s.execute(text("INSERT INTO peer_reviews (reviewer) VALUES ('ann'), ('ann'), ('dora'), ('bob')"))
+    store_reviews(gradebook, [StoredReview(PART, reviewer, author, f"author-{author}", {"clarity": 3}, 3,
+                                           "Clear enough, and the plots help a lot.", NOW)
+                              for reviewer, author in (("ann", "bob"), ("ann", "dora"), ("dora", "ann"),
+                                                       ("bob", "ann"))])
     verdicts = {v.student: v for v in eligibility(course, gradebook)}
     assert verdicts["ann"].qualifies and verdicts["ann"].reviews_done == 2
     assert verdicts["dora"].missing == ["Peer reviews: 1 done, needs 2"]

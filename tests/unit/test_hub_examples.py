@@ -257,8 +257,12 @@ def test_course_facts_match_course_config(values: dict[str, Any], monkeypatch: p
     assert f'os.environ.get("NBGRADER_COURSE_ID", "{COURSE.id}")' in image_config
 
 
+HUB_ROLE = {"ta": "teaching-assistant"}  # roster role → hub role name (as in hub_config/jupyterhub_config.py)
+
+
 def test_roles_are_the_rosters_and_their_scopes_exist(values: dict[str, Any]) -> None:
     """Is there a hub role per roster role, given to exactly that role's group, with scopes JupyterHub knows?"""
+    from jupyterhub.roles import _validate_role_name
     from jupyterhub.scopes import _check_scopes_exist
 
     roles = values["hub"]["loadRoles"]
@@ -266,9 +270,11 @@ def test_roles_are_the_rosters_and_their_scopes_exist(values: dict[str, Any]) ->
     for role in ROLES:
         mine = set(roster_groups(role, COURSE.cohorts[0]))
         others = set().union(*(roster_groups(r, COURSE.cohorts[0]) for r in ROLES if r != role))
-        assert roles[role]["groups"], role
-        assert set(roles[role]["groups"]) <= mine - others, role
+        hub_role = HUB_ROLE.get(role, role)
+        assert roles[hub_role]["groups"], role
+        assert set(roles[hub_role]["groups"]) <= mine - others, role
     for name, role in roles.items():
+        _validate_role_name(name)  # JupyterHub refuses names under 3 characters, such as "ta"
         _check_scopes_exist(role["scopes"], who_for=f"role {name}")
         assert set(role.get("services", [])) <= services, name
         for scope in role["scopes"]:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -26,6 +26,8 @@ from aiml_course.sandbox import Sandbox, make_sandbox
 
 logger = logging.getLogger(__name__)
 
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=1)  # a timestamp later than its own collection by more is not believed
+
 
 @dataclass(frozen=True)
 class SubmissionFile:
@@ -33,6 +35,7 @@ class SubmissionFile:
     notebook: str                  # stem, e.g. "2.1-simplest-neuron"
     path: Path | None              # None: not submitted
     submitted_at: datetime
+    note: str = ""                 # e.g. a timestamp from the future that was clamped; kept in the grade's problem
 
 
 @dataclass
@@ -41,6 +44,7 @@ class GradeSummary:
     graded: list[tuple[str, NotebookGrade]] = field(default_factory=list)
     skipped: int = 0
     reports: Path | None = None
+    unknown: list[str] = field(default_factory=list)  # student folders not on the (non-empty) roster
 
     def table(self) -> list[tuple[str, str, float, float, str]]:
         return sorted((s, g.notebook, g.earned, g.possible, g.problem) for s, g in self.graded)
@@ -57,22 +61,41 @@ def load_bundles(course: Course, part: str) -> dict[str, dict[str, Any]]:
     return bundles
 
 
-def _timestamp(folder: Path, fallback: Path) -> datetime:
+def submission_time(folder: Path, fallback: Path) -> tuple[datetime, str]:
+    """When the submission in `folder` was handed in, and a note when its timestamp.txt could not be believed.
+
+    A timestamp later than the moment timestamp.txt itself was written (its change time, which no user can set
+    back: collection time for nbgrader's submitted/), or later than now, comes from a skewed clock or an edited
+    file; it is clamped to that moment, so it can only make the submission later, never earn lateness credit.
+    """
     stamp = folder / "timestamp.txt"
-    if stamp.is_file():
-        text = stamp.read_text().strip()
-        for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z"):
-            try:
-                dt = datetime.strptime(text, fmt)
-                return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-            except ValueError:
-                continue
+    if not stamp.is_file():
+        return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC), ""
+    dt = _parse_timestamp(stamp.read_text(errors="replace").strip())
+    if dt is None:
+        logger.warning("%s: unreadable timestamp; using the file time", stamp)
+        return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC), ""
+    bound = min(datetime.now(UTC), datetime.fromtimestamp(stamp.stat().st_ctime, tz=UTC))
+    if dt <= bound + CLOCK_SKEW_TOLERANCE:
+        return dt, ""
+    note = (f"timestamp.txt says {dt:%Y-%m-%d %H:%M:%S} UTC, after the submission was collected (clock skew?); "
+            f"counted as handed in at {bound:%Y-%m-%d %H:%M:%S} UTC")
+    logger.warning("%s: %s", stamp, note)
+    return bound, note
+
+
+def _parse_timestamp(text: str) -> datetime | None:
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z"):
         try:
-            dt = datetime.fromisoformat(text)
+            dt = datetime.strptime(text, fmt)
             return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
         except ValueError:
-            logger.warning("%s: unreadable timestamp %r; using the file time", stamp, text)
-    return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC)
+            continue
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[SubmissionFile]:
@@ -85,7 +108,7 @@ def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[S
         for stem in notebooks:
             path = folder / f"{stem}.ipynb"
             if path.is_file():
-                found.append(SubmissionFile(student_dir.name, stem, path, _timestamp(folder, path)))
+                found.append(SubmissionFile(student_dir.name, stem, path, *submission_time(folder, path)))
             else:
                 found.append(SubmissionFile(student_dir.name, stem, None, datetime.now(UTC)))
     return found
@@ -186,8 +209,13 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
     subs = find_submissions(directory, part, list(bundles))
     files = release_files(course, part)
     summary = GradeSummary(part, reports=reports)
+    roster = {s.id for s in gradebook.students()}
     todo = []
     for sub in subs:
+        if roster and sub.student not in roster and sub.student not in summary.unknown:
+            logger.warning("%s/%s: %r is not on the roster; graded and added to the gradebook (check the name)",
+                           directory, sub.student, sub.student)
+            summary.unknown.append(sub.student)
         gradebook.ensure_student(sub.student)
         if sub.path is not None and not force and gradebook.is_graded(
                 sub.student, part, sub.notebook, sha256_bytes(sub.path.read_bytes())):
@@ -204,6 +232,8 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
         for fut in pool.as_completed(list(futures)):
             sub = futures[fut]
             grade, digest = fut.result()
+            if sub.note:
+                grade.problem = "; ".join(p for p in (grade.problem, sub.note) if p)
             gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
             if reports is not None:
                 write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,

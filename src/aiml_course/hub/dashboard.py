@@ -92,11 +92,14 @@ class Dashboard:
 
     def grade(self, part: str) -> str:
         from aiml_course.hub.exchange import collect_and_grade
+        from aiml_course.hub.roster import load_members
         from aiml_course.sandbox import make_sandbox
 
         sandbox = make_sandbox(self.course.sandbox.backend, self.course.limits_for(part))
         outcome = collect_and_grade(self.course, part, self.layout, gradebook=self.gradebook, sandbox=sandbox,
-                                    workers=self.course.sandbox.workers, reports=self.reports / part)
+                                    workers=self.course.sandbox.workers, reports=self.reports / part,
+                                    known_students={u for u, m in load_members(self.layout).items()
+                                                    if m.role == "student"})
         return _describe(outcome)
 
 
@@ -157,7 +160,8 @@ class Page(HubOAuthenticated, web.RequestHandler):
         if notice and self.me().role == "instructor":
             from html import escape
 
-            banner = f'<div role="status" class="jobs"><pre>{escape(notice)}</pre></div>'
+            banner = ('<div role="status" style="margin:.5rem;padding:.5rem;border:1px solid #888">'
+                      f'<pre style="white-space:pre-wrap;overflow-wrap:anywhere;margin:0">{escape(notice)}</pre></div>')
             html = html.replace("<main", banner + "<main", 1) if "<main" in html else banner + html
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(html)
@@ -182,9 +186,10 @@ class Home(Page):
     def _feedback_url(self, student: str) -> Any:
         base = self.base
 
-        def url(part: str, notebook: str, _student: str = student) -> str | None:
-            path = _report(self.app, _student, part, notebook)
-            return f"{base}feedback/{quote(_student)}/{quote(part)}/{quote(notebook)}" if path else None
+        def url(who: str, part: str, notebook: str) -> str | None:  # (student, part, notebook), as the views ask
+            if who != student or _report(self.app, who, part, notebook) is None:
+                return None
+            return f"{base}feedback/{quote(who)}/{quote(part)}/{quote(notebook)}"
 
         return url
 

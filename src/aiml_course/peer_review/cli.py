@@ -1,4 +1,7 @@
-"""`course peer-review`: assign reviews for a part and aggregate the reviews handed in. Commands only forward."""
+"""`course peer-review`: assign reviews, release and collect them through nbgrader's exchange, aggregate grades.
+
+Commands only forward to the library (store.py, exchange.py, reviews.py) and print what came back.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ import click
 
 from aiml_course.cli_support import course_from, db_url, fail_cleanly
 from aiml_course.gradebook import Gradebook
+from aiml_course.peer_review.exchange import CollectReport, ReleaseReport, collect_reviews, release_reviews
 from aiml_course.peer_review.reviews import Aggregate, aggregate_part
 from aiml_course.peer_review.store import AssignOutcome, assign_part
 
 DB_OPTION = click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
+HUB_ROOT_OPTION = click.option("--hub-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+                               help="The hub's course root (default: $AIML_HUB_ROOT, else /srv/aiml-course/<id>).")
 
 
 @click.group("peer-review")
@@ -40,18 +46,60 @@ def assign_cmd(ctx: click.Context, part: str, k: int | None, seed: int | None, d
     click.echo(f"{len(outcome.pairs)} reviews for {part_id} stored (seed {seed}; {note})")
 
 
+@peer_review_cli.command("release")
+@click.argument("part")
+@click.option("--submissions", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of <author>/<part>/*.ipynb (default: the hub's course/submitted).")
+@click.option("--notebook", "notebooks", multiple=True, metavar="NAME",
+              help="Only these notebooks (file name without .ipynb); repeatable. Default: all of the part.")
+@click.option("--keep-outputs", is_flag=True, help="Keep (scrubbed) text outputs and images in the copies.")
+@HUB_ROOT_OPTION
+@DB_OPTION
+@click.pass_context
+@fail_cleanly
+def release_cmd(ctx: click.Context, part: str, submissions: Path | None, notebooks: tuple[str, ...],
+                keep_outputs: bool, hub_root: Path | None, db: str | None) -> None:
+    """Release each reviewer's private packet for PART (anonymous notebooks + review.ipynb) through nbgrader."""
+    from aiml_course.hub.layout import HubLayout
+
+    course = course_from(ctx)
+    part_id = course.part(part).id
+    report = release_reviews(course, Gradebook(db_url(course, db)), part_id,
+                             layout=HubLayout.for_course(course, hub_root), submissions=submissions,
+                             notebooks=notebooks, keep_outputs=keep_outputs)
+    _print_release(report)
+
+
+@peer_review_cli.command("collect")
+@click.argument("part")
+@HUB_ROOT_OPTION
+@DB_OPTION
+@click.pass_context
+@fail_cleanly
+def collect_cmd(ctx: click.Context, part: str, hub_root: Path | None, db: str | None) -> None:
+    """Collect the submitted review forms of PART, store the valid reviews, and list every invalid one."""
+    from aiml_course.hub.layout import HubLayout
+
+    course = course_from(ctx)
+    part_id = course.part(part).id
+    report = collect_reviews(course, Gradebook(db_url(course, db)), part_id,
+                             layout=HubLayout.for_course(course, hub_root))
+    _print_collect(report)
+
+
 @peer_review_cli.command("aggregate")
 @click.argument("part")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--iterations", type=click.IntRange(10), default=2000, show_default=True,
               help="Gibbs sweeps for the calibrated model.")
 @click.option("--seed", type=int, default=None, help="Sampler seed (default: PeerReview.seed).")
 @DB_OPTION
 @click.pass_context
 @fail_cleanly
-def aggregate_cmd(ctx: click.Context, part: str, folder: Path, iterations: int, seed: int | None,
+def aggregate_cmd(ctx: click.Context, part: str, folder: Path | None, iterations: int, seed: int | None,
                   db: str | None) -> None:
-    """Check the review files in FOLDER and print each author's median and calibrated peer grade for PART."""
+    """Print each author's median and calibrated peer grade for PART, from the reviews collected into the
+    gradebook, or from the review files in FOLDER (checked first)."""
     course = course_from(ctx)
     part_id = course.part(part).id
     result = aggregate_part(Gradebook(db_url(course, db)), part_id, folder,
@@ -67,6 +115,34 @@ def _print_assignment(outcome: AssignOutcome) -> None:
     click.echo(f"{'reviewer':<16} {'cohort':<10} reviews")
     for reviewer, cohort in sorted(outcome.cohorts.items(), key=lambda item: (item[1], item[0])):
         click.echo(f"{reviewer:<16} {cohort:<10} {', '.join(by_reviewer[reviewer]) or '-'}")
+
+
+def _print_release(report: ReleaseReport) -> None:
+    for packet in report.released:
+        click.echo(f"{packet.reviewer:<16} {packet.assignment}: {len(packet.aliases)} author(s), "
+                   f"{len(packet.files)} file(s)")
+    for reviewer, problems in sorted(report.problems.items()):
+        for problem in problems:
+            click.secho(f"{reviewer:<16} {problem}", fg="yellow")
+    for line in report.ignored:
+        click.secho(line, fg="yellow")
+    click.echo(f"{len(report.released)} review packets of {report.part} released")
+
+
+def _print_collect(report: CollectReport) -> None:
+    for r in report.reviewers:
+        state = "submitted" if r.submitted else "nothing submitted"
+        click.echo(f"{r.reviewer:<16} {state}: {len(r.stored)} valid, {len(r.invalid)} problem(s), "
+                   f"{len(r.missing)} not reviewed")
+        for line in r.invalid:
+            click.secho(f"    invalid   {line}", fg="yellow")
+        for line in r.notes:
+            click.secho(f"    note      {line}", fg="yellow")
+        if r.submitted and r.missing:
+            click.echo(f"    missing   {', '.join(r.missing)}")
+    s = report.stored
+    click.echo(f"peer_reviews for {report.part}: {len(s.added)} added, {len(s.updated)} updated, "
+               f"{len(s.unchanged)} unchanged")
 
 
 def _print_aggregate(result: Aggregate, *, max_points: int) -> None:

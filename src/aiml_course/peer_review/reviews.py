@@ -1,4 +1,5 @@
-"""Reading a folder of submitted reviews, checking each against the rubric and the stored assignment."""
+"""Reviews for aggregation: a folder of review files (checked against the rubric and the stored assignment) or the
+reviews collected into the gradebook's `peer_reviews` table (`course peer-review collect`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiml_course.gradebook import Gradebook
 from aiml_course.peer_review.assign import PeerReviewError
 from aiml_course.peer_review.calibrate import Calibration, Review, calibrated_grades, median_grades
 from aiml_course.peer_review.rubric import review_total, validate_review
-from aiml_course.peer_review.store import Pair, load_pairs
+from aiml_course.peer_review.store import Pair, load_pairs, load_reviews
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ def read_reviews(folder: Path, pairs: list[Pair], rubric: tuple[RubricItem, ...]
         raise PeerReviewError(f"no review files (*.json) under {folder}")
     by_alias = {p.alias: p.author for p in pairs}
     assigned = {(p.reviewer, p.author) for p in pairs}
+    reviewers = {p.reviewer for p in pairs}
     seen: dict[tuple[str, str], Path] = {}
     reviews: list[Review] = []
     problems: list[str] = []
@@ -43,7 +45,8 @@ def read_reviews(folder: Path, pairs: list[Pair], rubric: tuple[RubricItem, ...]
             continue
         reviewer, alias = review["reviewer"], review["author"]
         author = by_alias.get(alias)
-        found = _assignment_problems(reviewer, alias, author, assigned, seen.get((reviewer, author or "")))
+        found = _assignment_problems(reviewer, alias, author, assigned, seen.get((reviewer, author or "")),
+                                     reviewers=reviewers)
         if found or author is None:
             problems += [f"{path}: {problem}" for problem in found]
             continue
@@ -63,8 +66,11 @@ def _read_one(path: Path, rubric: tuple[RubricItem, ...]) -> tuple[Any, list[str
 
 
 def _assignment_problems(
-    reviewer: str, alias: str, author: str | None, assigned: set[tuple[str, str]], duplicate_of: Path | None
+    reviewer: str, alias: str, author: str | None, assigned: set[tuple[str, str]], duplicate_of: Path | None,
+    *, reviewers: set[str],
 ) -> list[str]:
+    if reviewer not in reviewers:
+        return [f"reviewer {reviewer!r} is not in the stored assignment (unknown student, or no submission)"]
     if author is None:
         return [f"author alias {alias!r} is not in the stored assignment"]
     if (reviewer, author) not in assigned:
@@ -74,17 +80,27 @@ def _assignment_problems(
     return []
 
 
+def stored_reviews(gradebook: Gradebook, part: str) -> list[Review]:
+    """(reviewer, author, total points) for every review of `part` collected into the `peer_reviews` table."""
+    reviews = [(r.reviewer, r.author, float(r.total)) for r in load_reviews(gradebook, part)]
+    if not reviews:
+        raise PeerReviewError(f"no reviews of {part} in the gradebook: run `course peer-review collect {part}` "
+                              "or pass a FOLDER of review files")
+    return reviews
+
+
 def aggregate_part(
-    gradebook: Gradebook, part: str, folder: Path, *, rubric: tuple[RubricItem, ...], iterations: int = 2000,
+    gradebook: Gradebook, part: str, folder: Path | None, *, rubric: tuple[RubricItem, ...], iterations: int = 2000,
     seed: int = 0,
 ) -> Aggregate:
-    """Median and calibrated (PG1) peer grades of `part` from the review files under `folder`."""
+    """Median and calibrated (PG1) peer grades of `part` from the review files under `folder`, or (None) from the
+    reviews collected into the gradebook."""
     if not rubric:
         raise PeerReviewError("course_config.py declares no peer-review rubric (PeerReview.rubric)")
     pairs = load_pairs(gradebook, part)
     if not pairs:
         raise PeerReviewError(f"no peer-review assignment stored for {part}: run `course peer-review assign {part}`")
-    reviews = read_reviews(folder, pairs, rubric)
+    reviews = read_reviews(folder, pairs, rubric) if folder is not None else stored_reviews(gradebook, part)
     done = {(v, u) for v, u, _ in reviews}
     return Aggregate(
         reviews=reviews,

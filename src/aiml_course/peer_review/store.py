@@ -1,13 +1,22 @@
-"""The peer-review assignment in the gradebook: one row per (part, reviewer, author), with the author's alias."""
+"""Peer review in the gradebook: the assignment (`peer_assignments`: one row per part, reviewer and author, with the
+author's alias) and the collected reviews (`peer_reviews`: one valid review per part, reviewer and author).
+
+Certificates count the rows of `peer_reviews` per reviewer (`certificates.eligibility.reviews_done`), so only
+complete, rubric-valid reviews of an assigned author are ever stored; collecting again updates a row in place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aiml_course.errors import GradebookError
 from aiml_course.gradebook import Base, Gradebook
 from aiml_course.peer_review.assign import PeerReviewError, assign_reviews, make_aliases
 
@@ -92,3 +101,98 @@ def assign_part(gradebook: Gradebook, part: str, *, k: int, seed: int) -> Assign
                            keep={p.author: p.alias for p in before})
     pairs = replace_pairs(gradebook, part, assignment, aliases, seed=seed)
     return AssignOutcome(pairs, cohorts, before)
+
+
+class PeerReviewRecord(Base):
+    """One collected, valid review: `reviewer`'s rubric scores and comment for `author` (seen as `alias`)."""
+
+    __tablename__ = "peer_reviews"  # certificates.eligibility.PEER_REVIEW_TABLE counts its rows per reviewer
+    __table_args__ = (UniqueConstraint("part", "reviewer", "author"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    part: Mapped[str] = mapped_column(String(100), index=True)
+    reviewer: Mapped[str] = mapped_column(String(64), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    alias: Mapped[str] = mapped_column(String(64))
+    scores: Mapped[str] = mapped_column(Text)              # JSON object: rubric item id -> whole points
+    total: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class StoredReview:
+    """A review as stored in `peer_reviews` (or about to be)."""
+
+    part: str
+    reviewer: str
+    author: str
+    alias: str
+    scores: dict[str, int]
+    total: int
+    comment: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What `store_reviews` did: (reviewer, alias) pairs added, updated, or found unchanged."""
+
+    added: list[tuple[str, str]]
+    updated: list[tuple[str, str]]
+    unchanged: list[tuple[str, str]]
+
+
+def store_reviews(gradebook: Gradebook, reviews: Iterable[StoredReview], *,
+                  collected_at: datetime | None = None) -> StoreOutcome:
+    """Insert or update each review (keyed by part, reviewer, author) in one transaction; never duplicates."""
+    Base.metadata.create_all(gradebook.engine)
+    todo = list(reviews)
+    when = collected_at or datetime.now(UTC)
+    for attempt in range(3):  # a parallel collector inserting the same review first: retry and update it
+        try:
+            return _store(gradebook, todo, when)
+        except GradebookError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(gradebook: Gradebook, reviews: list[StoredReview], when: datetime) -> StoreOutcome:
+    outcome = StoreOutcome([], [], [])
+    with gradebook.session() as s:
+        for r in reviews:
+            row = s.scalar(select(PeerReviewRecord).where(
+                PeerReviewRecord.part == r.part, PeerReviewRecord.reviewer == r.reviewer,
+                PeerReviewRecord.author == r.author))
+            scores = json.dumps(r.scores, sort_keys=True)
+            if row is None:
+                s.add(PeerReviewRecord(part=r.part, reviewer=r.reviewer, author=r.author, alias=r.alias,
+                                       scores=scores, total=r.total, comment=r.comment,
+                                       submitted_at=r.submitted_at, collected_at=when))
+                outcome.added.append((r.reviewer, r.alias))
+                continue
+            if (row.alias, row.scores, row.total, row.comment) == (r.alias, scores, r.total, r.comment):
+                outcome.unchanged.append((r.reviewer, r.alias))
+                continue
+            row.alias, row.scores, row.total, row.comment = r.alias, scores, r.total, r.comment
+            row.submitted_at, row.collected_at = r.submitted_at, when
+            outcome.updated.append((r.reviewer, r.alias))
+    return outcome
+
+
+def load_reviews(gradebook: Gradebook, part: str, *, author: str | None = None) -> list[StoredReview]:
+    """The stored reviews of `part` (only those of `author` if given), by reviewer then alias."""
+    Base.metadata.create_all(gradebook.engine)
+    query = select(PeerReviewRecord).where(PeerReviewRecord.part == part)
+    if author is not None:
+        query = query.where(PeerReviewRecord.author == author)
+    with gradebook.session() as s:
+        rows = list(s.scalars(query.order_by(PeerReviewRecord.reviewer, PeerReviewRecord.alias)))
+    return [StoredReview(r.part, r.reviewer, r.author, r.alias, json.loads(r.scores), r.total, r.comment,
+                         _aware(r.submitted_at)) for r in rows]
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
