@@ -9,8 +9,15 @@ $(VENV)/.installed: pyproject.toml scripts/install.sh
 
 install: $(VENV)/.installed
 
+HUB ?=
+
+# `make demo`: grade the sample students; `make demo HUB=1`: the course on a local JupyterHub (root; Ctrl-C stops)
 demo: $(VENV)/.installed
+ifeq ($(HUB),)
 	$(COURSE) demo
+else
+	$(COURSE) hub --demo
+endif
 
 build: $(VENV)/.installed
 	$(COURSE) build

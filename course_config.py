@@ -1,10 +1,11 @@
 """The course, declared. `course` commands read this file; a typo here is a clear error, not a silent default."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aiml_course.config import (
     CertificatePolicy,
     Course,
+    HubConfig,
     LatePolicy,
     Limits,
     Part,
@@ -13,7 +14,7 @@ from aiml_course.config import (
     SandboxConfig,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 COURSE = Course(
     id="aiml101",
@@ -45,5 +46,6 @@ COURSE = Course(
         ),
     ),
     certificate=CertificatePolicy(min_part_fraction=0.70, min_reviews_done=0),
+    hub=HubConfig(memory_mb=4096, cpus=2.0, pids=1024, idle_minutes=60),  # each student's server on the hub
     data_dir="~/.cache/aiml-course/data",
 )

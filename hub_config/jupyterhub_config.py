@@ -71,9 +71,10 @@ c.JupyterHub.services = [
         "environment": S.env(),
     },
     {"name": "course-admin", "api_token": token(S.layout, "admin-token")},
-    {   # stop servers idle for an hour (a class leaves hundreds of idle kernels otherwise)
+    {   # stop idle servers (course_config.py: HubConfig.idle_minutes); a class leaves hundreds of idle kernels
         "name": "idle-culler",
-        "command": [PY, "-m", "jupyterhub_idle_culler", "--timeout=3600", "--cull-every=300"],
+        "command": [PY, "-m", "jupyterhub_idle_culler", f"--timeout={S.course.hub.idle_minutes * 60}",
+                    "--cull-every=300"],
     },
 ]
 
@@ -100,7 +101,10 @@ def _pre_spawn(spawner):
         spawner.environment["AIML_NBGRADER_COURSE_DIR"] = str(S.layout.course_dir)
 
 
-c.JupyterHub.spawner_class = "localprocess"
+c.JupyterHub.spawner_class = "aiml_course.hub.spawner.CourseSpawner"   # LocalProcessSpawner + a cgroup each
+c.CourseSpawner.memory_mb = S.course.hub.memory_mb
+c.CourseSpawner.cpus = S.course.hub.cpus
+c.CourseSpawner.pids = S.course.hub.pids
 c.Spawner.pre_spawn_hook = _pre_spawn
 c.Spawner.cmd = [str(S.bin / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
@@ -113,7 +117,7 @@ c.Spawner.environment = {
     "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",  # many students share the CPUs: keep torch polite
     "AIML_HEADLESS": "0",
 }
-c.Spawner.mem_limit = f"{S.course.sandbox.limits.memory_mb * 2}M"  # advisory for LocalProcessSpawner
+c.Spawner.mem_limit = f"{S.course.hub.memory_mb}M"   # shown to Jupyter (resource indicators); enforced by the cgroup
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 90
 c.Spawner.interrupt_timeout = 3                   # fast, clean shutdown (see ../shared notes: SIGINT pitfall)

@@ -55,6 +55,21 @@ class SandboxConfig:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    """Each person's Jupyter server on the hub (all their kernels share these limits) and idle culling."""
+
+    memory_mb: int = 4096        # cgroup memory limit of one user's server and kernels; OOM kills stay inside
+    cpus: float = 2.0            # CPU quota in cores
+    pids: int = 1024             # processes + threads
+    idle_minutes: int = 60       # servers idle this long are stopped (work is saved on disk)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise ConfigError(f"HubConfig.{f.name} must be positive, got {getattr(self, f.name)}")
+
+
+@dataclass(frozen=True)
 class LatePolicy:
     """How late work is scored: a grace period, a penalty per started day, a cap and a hard cut-off."""
 
@@ -153,6 +168,7 @@ class Course:
     late_policy: LatePolicy = field(default_factory=LatePolicy)
     peer_review: PeerReview = field(default_factory=PeerReview)
     certificate: CertificatePolicy = field(default_factory=CertificatePolicy)
+    hub: HubConfig = field(default_factory=HubConfig)
     data_dir: str = "~/.cache/aiml-course/data"
     root: Path = Path(".")           # set by load_course to the folder holding course_config.py
 

@@ -46,12 +46,15 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
         header += [f"{part.id}:raw", f"{part.id}:possible", f"{part.id}:deadline", f"{part.id}:late_penalty",
                    f"{part.id}:score"]
     header += ["total", "total_possible", "percent"]
+    by_student_part: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for sub in latest:  # grouped once: the table is linear in the number of submissions, not quadratic
+        by_student_part.setdefault((sub["student"], sub["part"]), []).append(sub)
     rows = []
     for student in gradebook.students():
         row: dict[str, Any] = {"student": student.id, "name": student.name, "cohort": student.cohort}
         weighted, weights, total, total_possible = 0.0, 0.0, 0.0, 0.0
         for part in course.parts:
-            subs = [s for s in latest if s["student"] == student.id and s["part"] == part.id]
+            subs = by_student_part.get((student.id, part.id), [])
             raw = 0.0
             for col, possible_q in columns[part.id]:
                 nb, qid = col.split("/", 1)[1].split(":", 1)

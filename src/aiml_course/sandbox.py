@@ -72,25 +72,26 @@ class RunResult:
         return ""
 
 
-class _Cgroup:
-    """A per-run cgroup (v1 hierarchies or a v2 leaf) with memory, pids and CPU limits, or nothing if not writable."""
+class Cgroup:
+    """A cgroup (v1 hierarchies or a v2 leaf) under `parent` with memory, pids and CPU limits, or nothing if not
+    writable. Per grading run here; per user server on the hub (aiml_course.hub.spawner)."""
 
-    def __init__(self, name: str, limits: Limits) -> None:
+    def __init__(self, name: str, limits: Limits, *, parent: str = "aiml-grading") -> None:
         self.paths: dict[str, Path] = {}
         self.v2 = (CGROUP_ROOT / "cgroup.controllers").is_file()
         try:
             if self.v2:
-                self._setup_v2(name, limits)
+                self._setup_v2(name, limits, parent)
             else:
-                self._setup_v1(name, limits)
+                self._setup_v1(name, limits, parent)
         except OSError as exc:
             logger.warning("cgroups not writable (%s): memory and pids limits fall back to rlimits", exc)
             self.remove()
             self.paths = {}
 
-    def _setup_v1(self, name: str, limits: Limits) -> None:
+    def _setup_v1(self, name: str, limits: Limits, parent: str) -> None:
         for ctl in ("memory", "pids", "cpu"):
-            path = CGROUP_ROOT / ctl / "aiml-grading" / name
+            path = CGROUP_ROOT / ctl / parent / name
             path.mkdir(parents=True, exist_ok=True)
             self.paths[ctl] = path
         mem = str(limits.memory_mb * 1024 * 1024)
@@ -102,8 +103,8 @@ class _Cgroup:
         (self.paths["cpu"] / "cpu.cfs_period_us").write_text("100000")
         (self.paths["cpu"] / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * 100000)))
 
-    def _setup_v2(self, name: str, limits: Limits) -> None:
-        parent = CGROUP_ROOT / "aiml-grading"
+    def _setup_v2(self, name: str, limits: Limits, parent_name: str) -> None:
+        parent = CGROUP_ROOT / parent_name
         parent.mkdir(exist_ok=True)
         (parent / "cgroup.subtree_control").write_text("+memory +pids +cpu")
         path = parent / name
@@ -121,8 +122,12 @@ class _Cgroup:
 
     def join(self) -> None:
         """Called in the child between fork and exec: move it into every controller's cgroup."""
+        self.attach(os.getpid())
+
+    def attach(self, pid: int) -> None:
+        """Move process `pid` into every controller's cgroup (its later children are born inside)."""
         for path in dict.fromkeys(self.paths.values()):
-            (path / "cgroup.procs").write_text(str(os.getpid()))
+            (path / "cgroup.procs").write_text(str(pid))
 
     def _read(self, ctl: str, name: str) -> str:
         try:
@@ -223,7 +228,7 @@ class Sandbox:
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
         """Run `script` with `script_args` for the job in `job_root`, under the limits."""
         self.prepare(job_root)
-        cgroup = _Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
+        cgroup = Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
         limits = self.limits
         out_path, err_path = job_root / "sandbox.stdout", job_root / "sandbox.stderr"
 
@@ -442,7 +447,7 @@ class ForkServerSandbox(BwrapSandbox):
 
         self.prepare(job_root)
         (job_root / "root").mkdir(exist_ok=True)
-        cgroup = _Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
+        cgroup = Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
         limits = self.limits
         env = self._env(job_root)
         request = {

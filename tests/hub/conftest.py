@@ -71,7 +71,7 @@ def _free(port: int) -> bool:
         return True
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped (and the repository's modes restored) before other test folders run
 def hub() -> Iterator[HubRun]:
     if os.geteuid() != 0:
         pytest.skip("the hub needs root")

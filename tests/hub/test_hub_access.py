@@ -4,6 +4,7 @@ terminal in their Lab can do) and through their own browser session (cookies, xs
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import requests
 
@@ -138,3 +139,21 @@ def test_only_the_roster_logs_in(hub: HubRun) -> None:
         assert Person(hub.base, STUDENT, hub.logins[STUDENT]).login().status_code == 302
     finally:
         subprocess.run(["userdel", "--remove", outsider], capture_output=True, check=False)
+
+
+def test_each_server_runs_in_its_own_limited_cgroup(hub: HubRun) -> None:
+    """A student's runaway kernel hits their own memory/CPU/pids limits, not the machine's."""
+    from aiml_course.config import load_course
+
+    person(hub, STUDENT).start_server()
+    pids = subprocess.run(["pgrep", "-u", STUDENT, "-f", "jupyterhub-singleuser"], capture_output=True,
+                          text=True).stdout.split()
+    assert pids, "no server process for the student"
+    lines = Path(f"/proc/{pids[0]}/cgroup").read_text().splitlines()
+    memory = [line.split(":", 2)[2] for line in lines if ":memory:" in line or line.startswith("0::")]
+    assert memory and memory[0].endswith(f"/aiml-hub/{STUDENT}"), lines
+    limits = load_course(ROOT / "course_config.py").hub
+    v1 = Path("/sys/fs/cgroup/memory") / memory[0].lstrip("/") / "memory.limit_in_bytes"
+    v2 = Path("/sys/fs/cgroup") / memory[0].lstrip("/") / "memory.max"
+    limit = int((v1 if v1.exists() else v2).read_text())
+    assert limit == limits.memory_mb * 2**20

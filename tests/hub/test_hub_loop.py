@@ -115,6 +115,7 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
     hub.timings["full loop (2 spawns, fetch, solve, submit, grade, CSV, dashboards, feedback)"] = \
         time.monotonic() - t_loop
     hub.facts["loop_done"] = True
+    hub.facts["earned"] = earned
 
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -147,6 +148,10 @@ def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None
                 page.wait_for_selector("#nbgrader-assignment-list", timeout=30_000)
                 page.wait_for_selector(f"text={PART}", timeout=30_000)
                 page.screenshot(path=str(shots / "student-lab-assignment-list.png"))
+                page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+                labels = page.locator(".lm-Menu-itemLabel").all_inner_texts()
+                assert not [x for x in labels if "Formgrader" in x or "Create" in x], labels  # staff tools hidden
+                page.keyboard.press("Escape")
             role = "student" if user == RIGHT else "instructor"
             for width, height in ((390, 844), (1280, 800)):
                 page.set_viewport_size({"width": width, "height": height})
@@ -156,6 +161,18 @@ def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None
                 page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
+            if user == "demo-instr" and hub.facts.get("loop_done"):
+                # nbgrader's own formgrader, in the instructor's server, shows the grades we wrote
+                page.set_viewport_size({"width": 1280, "height": 800})
+                page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/formgrader/manage_students", timeout=90_000)
+                page.wait_for_url("**/formgrader/manage_students**", timeout=90_000)
+                try:
+                    page.wait_for_selector(f"text={RIGHT}", timeout=60_000)
+                finally:
+                    page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
+                page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
+                row = page.locator("tr", has_text=RIGHT).inner_text()
+                assert f"{hub.facts['earned'][RIGHT]:g}" in row, row   # the points our grader gave
             ctx.close()
-    hub.timings["browser: both people, Lab + dashboards at 2 widths"] = time.monotonic() - t0
-    assert len(list(shots.glob("*.png"))) == 5
+    hub.timings["browser: both people, Lab + dashboards at 2 widths + formgrader"] = time.monotonic() - t0
+    assert len(list(shots.glob("*.png"))) >= 5

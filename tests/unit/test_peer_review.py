@@ -397,3 +397,26 @@ def test_aggregate_names_the_broken_file(course_dir: Path) -> None:
     assert f"{broken}: score for 'correctness' must be a whole number from 0 to 4, got 9" in out
     assert f"{folder / 'review-04.json'}: not a readable JSON file" in out
     assert f"{folder / 'review-99.json'}: author alias 'author-ffff0' is not in the stored assignment" in out
+
+
+def test_peer_tasks_say_which_assigned_reviews_are_done(tmp_path) -> None:  # noqa: ANN001
+    """The dashboard's task list: every assigned review, marked done once a valid review is stored."""
+    from datetime import UTC, datetime
+
+    from aiml_course.gradebook import Gradebook
+    from aiml_course.peer_review.exchange import peer_feedback, peer_tasks
+    from aiml_course.peer_review.store import StoredReview, replace_pairs, store_reviews
+
+    book = Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    for s in ("ann", "bob", "cat"):
+        book.ensure_student(s, name=s.title())
+    replace_pairs(book, "p4", {"ann": ["bob", "cat"], "bob": ["ann"]}, {"ann": "A-1", "bob": "B-2", "cat": "C-3"},
+                  seed=1)
+    assert peer_tasks(book, "p4", "ann") == [{"part": "p4", "alias": "B-2", "done": False},
+                                             {"part": "p4", "alias": "C-3", "done": False}]
+    store_reviews(book, [StoredReview("p4", "ann", "cat", "C-3", {"clarity": 3}, 3, "Ann liked it",
+                                      datetime(2026, 3, 1, tzinfo=UTC))])
+    assert [t["done"] for t in peer_tasks(book, "p4", "ann")] == [False, True]
+    assert peer_tasks(book, "p4", "cat") == []
+    (received,) = peer_feedback(book, "p4", "cat")
+    assert received["reviewer"] == "Reviewer 1" and "Ann" not in received["comment"]

@@ -308,15 +308,13 @@ def _report(app: Dashboard, student: str, part: str, notebook: str) -> Path | No
 
 
 def _peer_review(app: Dashboard, student: str) -> dict[str, Any]:
-    """Peer-review tasks and received feedback, when the peer-review module provides them."""
-    try:
-        from aiml_course.peer_review.exchange import peer_feedback, peer_tasks  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
+    """Peer-review tasks to do and anonymous reviews received, over every part."""
+    from aiml_course.peer_review.exchange import peer_feedback, peer_tasks
+
     out: dict[str, Any] = {"peer_tasks": [], "peer_feedback": []}
     for part in app.course.parts:
         out["peer_tasks"] += peer_tasks(app.gradebook, part.id, student)
-        out["peer_feedback"] += peer_feedback(app.gradebook, part.id, student)
+        out["peer_feedback"] += [{"part": part.id, **f} for f in peer_feedback(app.gradebook, part.id, student)]
     return out
 
 

@@ -397,7 +397,8 @@ class _SyncContext:
 def _sync_student(gb: Any, ctx: _SyncContext, layout: HubLayout, student: str, rows: list[dict[str, Any]]) -> None:
     """One student's submission: scores per question, staff adjustments as manual scores, the late penalty."""
     person = ctx.people.get(student)
-    gb.update_or_create_student(student, last_name=(person.name if person and person.name else None),
+    first, _, last = (person.name.strip().rpartition(" ") if person and person.name else ("", "", ""))
+    gb.update_or_create_student(student, first_name=first or None, last_name=last or None,  # "Roe, Bob" in lists
                                 email=(person.email if person and person.email else None))
     folder = layout.course_dir / "submitted" / student / ctx.part.id
     stamp = folder / "timestamp.txt"

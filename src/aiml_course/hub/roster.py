@@ -262,12 +262,28 @@ def _ensure_account(member: Member, layout: HubLayout) -> bool:
     home = Path(pwd.getpwnam(member.username).pw_dir)
     if home.is_dir():
         home.chmod(0o700)  # students never read each other's work
+    if member.staff:
+        _link_course_dir(home, layout, pwd.getpwnam(member.username).pw_uid)
     groups = _groups_of(member.username)
     if member.staff and layout.staff_group not in groups:
         _run(["usermod", "--append", "--groups", layout.staff_group, member.username])
     elif not member.staff and layout.staff_group in groups:
         _run(["gpasswd", "--delete", member.username, layout.staff_group])
     return created
+
+
+def _link_course_dir(home: Path, layout: HubLayout, uid: int) -> None:
+    """~/<course id> → the shared course directory: nbgrader's formgrader only serves a course directory that
+    lies under the server's root (the home folder)."""
+    link = home / layout.course_id
+    if link.is_symlink() and Path(os.readlink(link)) == layout.course_dir:
+        return
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        return  # the person's own folder of that name: leave it (their formgrader then needs a manual config)
+    link.symlink_to(layout.course_dir)
+    os.lchown(link, uid, -1)
 
 
 def _set_password(user: str, password: str | None) -> bool:

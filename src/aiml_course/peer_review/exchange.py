@@ -403,3 +403,10 @@ def peer_feedback(gradebook: Gradebook, part: str, author: str) -> list[dict[str
 def _content_key(review: StoredReview) -> str:
     text = json.dumps([review.scores, review.comment], sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def peer_tasks(gradebook: Gradebook, part: str, reviewer: str) -> list[dict[str, Any]]:
+    """The reviews `reviewer` was assigned for `part`: [{"part", "alias", "done"}] (done: a valid review stored)."""
+    done = {r.author for r in load_reviews(gradebook, part) if r.reviewer == reviewer}
+    return [{"part": part, "alias": p.alias, "done": p.author in done}
+            for p in load_pairs(gradebook, part) if p.reviewer == reviewer]
