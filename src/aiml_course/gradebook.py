@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -209,27 +210,33 @@ class Gradebook:
             s.flush()
             return sub.id
 
-    def latest(self, part: str | None = None) -> list[dict[str, Any]]:
-        """The most recent graded submission per (student, part, notebook), with per-question scores."""
+    def latest(self, part: str | None = None, *, student: str | None = None) -> list[dict[str, Any]]:
+        """The most recent graded submission per (student, part, notebook), with per-question scores.
+
+        Two queries whatever the size: submissions, then per-question sums done by the database.
+        """
+        scope = [Submission.graded_at.is_not(None)]
+        if part:
+            scope.append(Submission.part == part)
+        if student is not None:
+            scope.append(Submission.student_id == student)
         with self.session() as s:
-            query = select(Submission).where(Submission.graded_at.is_not(None))
-            if part:
-                query = query.where(Submission.part == part)
-            rows: dict[tuple[str, str, str], Submission] = {}
-            for sub in s.scalars(query.order_by(Submission.submitted_at, Submission.id)):
-                rows[(sub.student_id, sub.part, sub.notebook)] = sub
-            out = []
-            for sub in rows.values():
-                questions: dict[str, list[float]] = {}
-                for r in sub.results:
-                    q = questions.setdefault(r.question, [0.0, 0.0])
-                    q[0] += r.earned
-                    q[1] += r.possible
-                out.append({"student": sub.student_id, "part": sub.part, "notebook": sub.notebook,
-                            "submitted_at": _aware(sub.submitted_at), "earned": sub.earned,
-                            "possible": sub.possible, "problem": sub.problem,
-                            "questions": {k: (round(v[0], 6), round(v[1], 6)) for k, v in questions.items()}})
-            return out
+            rows: dict[tuple[str, str, str], Any] = {}
+            for r in s.execute(select(Submission.id, Submission.student_id, Submission.part, Submission.notebook,
+                                      Submission.submitted_at, Submission.earned, Submission.possible,
+                                      Submission.problem).where(*scope)
+                               .order_by(Submission.submitted_at, Submission.id)):
+                rows[(r.student_id, r.part, r.notebook)] = r
+            sums: dict[int, dict[str, tuple[float, float]]] = {}
+            for sid, question, earned, possible in s.execute(
+                    select(CaseRow.submission_id, CaseRow.question, func.sum(CaseRow.earned),
+                           func.sum(CaseRow.possible))
+                    .join(Submission, Submission.id == CaseRow.submission_id).where(*scope)
+                    .group_by(CaseRow.submission_id, CaseRow.question)):
+                sums.setdefault(sid, {})[question] = (round(earned, 6), round(possible, 6))
+        return [{"student": r.student_id, "part": r.part, "notebook": r.notebook,
+                 "submitted_at": _aware(r.submitted_at), "earned": r.earned, "possible": r.possible,
+                 "problem": r.problem, "questions": sums.get(r.id, {})} for r in rows.values()]
 
     def grant_extension(self, student_id: str, part: str, until: datetime, *, granted_by: str = "",
                         reason: str = "") -> None:

@@ -399,7 +399,7 @@ def test_aggregate_names_the_broken_file(course_dir: Path) -> None:
     assert f"{folder / 'review-99.json'}: author alias 'author-ffff0' is not in the stored assignment" in out
 
 
-def test_peer_tasks_say_which_assigned_reviews_are_done(tmp_path) -> None:  # noqa: ANN001
+def test_peer_tasks_say_which_assigned_reviews_are_done(tmp_path) -> None:
     """The dashboard's task list: every assigned review, marked done once a valid review is stored."""
     from datetime import UTC, datetime
 

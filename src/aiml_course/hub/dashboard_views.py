@@ -24,7 +24,7 @@ from aiml_course.certificates.eligibility import Verdict, eligibility
 from aiml_course.config import Course
 from aiml_course.errors import CourseError
 from aiml_course.export import grade_rows, question_columns
-from aiml_course.gradebook import Adjustment, CaseRow, Gradebook, Student, Submission
+from aiml_course.gradebook import Adjustment, Gradebook, Student, Submission
 
 FeedbackUrl = Callable[[str, str, str], str]   # (student, part, notebook) -> URL of the feedback report
 HIST_BINS = 10
@@ -221,8 +221,8 @@ class _StudentRecord:
 class _Snapshot:
     """The gradebook as `export.grade_rows` and `certificates.eligibility` read it, loaded once.
 
-    Both call `Gradebook.latest()`, which loads every submission's case rows one query at a time; through a
-    snapshot they share one read with the sums done in SQL, and a student's page reads only that student's rows.
+    Both call `Gradebook.latest()`; through a snapshot they share one read, and a student's page reads only that
+    student's rows.
     Attributes not defined here are the gradebook's own.
     """
 
@@ -232,7 +232,7 @@ class _Snapshot:
             query = select(Student).order_by(Student.id)
             self._students = [_StudentRecord(r.id, r.name, r.cohort, r.active) for r in
                               s.scalars(query if student is None else query.where(Student.id == student))]
-        self._latest = _latest(gradebook, student)
+        self._latest = gradebook.latest(student=student)
         self._adjustments = {k: v for k, v in gradebook.adjustments().items() if student in (None, k[0])}
         self._extensions = {k: v for k, v in gradebook.extensions().items() if student in (None, k[0])}
 
@@ -250,26 +250,6 @@ class _Snapshot:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._gradebook, name)
-
-
-def _latest(gradebook: Gradebook, student: str | None) -> list[dict[str, Any]]:
-    """`Gradebook.latest()`: the same rows in the same order, summed in SQL, optionally for one student only."""
-    sub, case = Submission, CaseRow
-    scope = [sub.graded_at.is_not(None)] + ([sub.student_id == student] if student is not None else [])
-    with gradebook.session() as s:
-        rows: dict[tuple[str, str, str], Any] = {}
-        for r in s.execute(select(sub.id, sub.student_id, sub.part, sub.notebook, sub.submitted_at, sub.earned,
-                                  sub.possible, sub.problem).where(*scope).order_by(sub.submitted_at, sub.id)):
-            rows[(r.student_id, r.part, r.notebook)] = r
-        sums: dict[int, dict[str, tuple[float, float]]] = {}
-        query = (select(case.submission_id, case.question, func.sum(case.earned), func.sum(case.possible))
-                 .join(sub, sub.id == case.submission_id).where(*scope).group_by(case.submission_id, case.question))
-        for sid, question, earned, possible in s.execute(query):
-            sums.setdefault(sid, {})[question] = (round(earned, 6), round(possible, 6))
-    return [{"student": r.student_id, "part": r.part, "notebook": r.notebook,
-             "submitted_at": r.submitted_at if r.submitted_at.tzinfo else r.submitted_at.replace(tzinfo=UTC),
-             "earned": r.earned, "possible": r.possible, "problem": r.problem, "questions": sums.get(r.id, {})}
-            for r in rows.values()]
 
 
 # ── building the student view ───────────────────────────────────────────────────────────────────────────────
