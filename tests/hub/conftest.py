@@ -75,6 +75,7 @@ def _free(port: int) -> bool:
 def hub() -> Iterator[HubRun]:
     if os.geteuid() != 0:
         pytest.skip("the hub needs root")
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)   # this run's screenshots, logs and timings only
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="aiml-hub-", dir="/srv" if Path("/srv").is_dir() else None))
     root.chmod(0o755)

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,44 +136,59 @@ def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None
                                                         executable_path="/usr/bin/chromium", args=FLAGS,
                                                         viewport={"width": 1280, "height": 800})
             page = ctx.new_page()
-            page.goto(f"{hub.base}/hub/login?next=/hub/home")
-            page.fill("#username_input", user)
-            page.fill("#password_input", hub.logins[user])
-            page.click("#login_submit")
-            page.wait_for_url("**/hub/home**", timeout=60_000)
-            if user == RIGHT:
-                page.goto(f"{hub.base}/user/{user}/lab?reset", timeout=90_000)
-                page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
-                page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-                page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
-                page.wait_for_selector("#nbgrader-assignment-list", timeout=30_000)
-                page.wait_for_selector(f"text={PART}", timeout=30_000)
-                page.screenshot(path=str(shots / "student-lab-assignment-list.png"))
-                page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-                labels = page.locator(".lm-Menu-itemLabel").all_inner_texts()
-                assert not [x for x in labels if "Formgrader" in x or "Create" in x], labels  # staff tools hidden
-                page.keyboard.press("Escape")
-            role = "student" if user == RIGHT else "instructor"
-            for width, height in ((390, 844), (1280, 800)):
-                page.set_viewport_size({"width": width, "height": height})
-                page.goto(f"{hub.base}/services/dashboard/")
-                page.wait_for_selector("main", timeout=30_000)
-                assert user in page.content() or role == "instructor"
-                page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
-                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
-            if user == "demo-instr" and hub.facts.get("loop_done"):
-                # nbgrader's own formgrader, in the instructor's server, shows the grades we wrote
-                page.set_viewport_size({"width": 1280, "height": 800})
-                page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/formgrader/manage_students", timeout=90_000)
-                page.wait_for_url("**/formgrader/manage_students**", timeout=90_000)
-                try:
-                    page.wait_for_selector(f"text={RIGHT}", timeout=60_000)
-                finally:
-                    page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
-                page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
-                row = page.locator("tr", has_text=RIGHT).inner_text()
-                assert f"{hub.facts['earned'][RIGHT]:g}" in row, row   # the points our grader gave
-            ctx.close()
+            try:
+                _visit(hub, page, user, shots)
+            except BaseException:
+                page.screenshot(path=str(shots / f"FAILED-{user}.png"), full_page=True)
+                raise
+            finally:
+                ctx.close()
     hub.timings["browser: both people, Lab + dashboards at 2 widths + formgrader"] = time.monotonic() - t0
     assert len(list(shots.glob("*.png"))) >= 5
+
+
+def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
+    """One person's path through the pages (page: a Playwright Page)."""
+    page.goto(f"{hub.base}/hub/login?next=/hub/home")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.logins[user])
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home**", timeout=60_000)
+    if user == RIGHT:
+        page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/lab%3Freset", timeout=90_000)   # starts it if needed
+        page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        page.wait_for_selector("#nbgrader-assignment-list", timeout=30_000)
+        page.wait_for_selector(f"text={PART}", timeout=30_000)
+        page.screenshot(path=str(shots / "student-lab-assignment-list.png"))
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        labels = page.locator(".lm-Menu-itemLabel").all_inner_texts()
+        assert not [x for x in labels if "Formgrader" in x or "Create" in x], labels  # staff tools hidden
+        page.keyboard.press("Escape")
+    role = "student" if user == RIGHT else "instructor"
+    for width, height in ((390, 844), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{hub.base}/services/dashboard/")
+        page.wait_for_selector("main", timeout=30_000)
+        assert user in page.content() or role == "instructor"
+        page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
+    if user == "demo-instr" and hub.facts.get("loop_done"):
+        # nbgrader's own formgrader, in the instructor's server, shows the grades we wrote
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/formgrader/manage_students", timeout=90_000)
+        page.wait_for_url("**/formgrader/manage_students**", timeout=90_000)
+        page.wait_for_selector(f"text={RIGHT}", timeout=60_000)
+        page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
+        row = page.locator("tr", has_text=RIGHT).inner_text()
+        assert f"{hub.facts['earned'][RIGHT]:g}" in row, row   # the points our grader gave
+        # ... and inside Lab, where the Formgrader panel is an iframe (needs the CSP fix in hub_config)
+        page.goto(f"{hub.base}/user/{user}/lab?reset", timeout=90_000)
+        page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Formgrader").first.click()
+        frame = page.frame_locator("iframe[src*='formgrader']")
+        frame.locator("a", has_text="Manage Students").wait_for(timeout=60_000)   # the panel loaded, not refused
+        page.screenshot(path=str(shots / "instructor-lab-formgrader.png"))
