@@ -7,7 +7,9 @@ Columns, in order:
     plus any staff adjustments (`course adjust`), kept between 0 and the question's points,
     `<part>:raw` (sum of the questions), `<part>:possible`, `<part>:deadline` (the due date, or the student's
     extension), `<part>:late_penalty` (fraction 0–1 from the late policy), `<part>:score` (raw × (1 − penalty)),
-  total, total_possible, percent (weighted by each part's weight, 0–100).
+  total, total_possible, percent (weighted by each part's weight, 0–100),
+  certificate_id (the student's current certificate, 'urn:uuid:…', from the gradebook's `certificates` table:
+    the latest one neither revoked nor expired; empty if none).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiml_course.certificates.records import current_certificate_ids
 from aiml_course.config import Course
 from aiml_course.gradebook import Gradebook
 
@@ -45,7 +48,8 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
         header += [c for c, _ in columns[part.id]]
         header += [f"{part.id}:raw", f"{part.id}:possible", f"{part.id}:deadline", f"{part.id}:late_penalty",
                    f"{part.id}:score"]
-    header += ["total", "total_possible", "percent"]
+    header += ["total", "total_possible", "percent", "certificate_id"]
+    certificates = current_certificate_ids(gradebook)
     by_student_part: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for sub in latest:  # grouped once: the table is linear in the number of submissions, not quadratic
         by_student_part.setdefault((sub["student"], sub["part"]), []).append(sub)
@@ -77,7 +81,8 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
                 weighted += part.weight * score / possible
                 weights += part.weight
         row.update({"total": round(total, 4), "total_possible": round(total_possible, 4),
-                    "percent": round(100 * weighted / weights, 2) if weights else 0.0})
+                    "percent": round(100 * weighted / weights, 2) if weights else 0.0,
+                    "certificate_id": certificates.get(student.id, "")})
         rows.append(row)
     return header, rows
 

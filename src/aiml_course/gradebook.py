@@ -283,8 +283,9 @@ class Gradebook:
 
 
 def all_metadata() -> Any:
-    """The schema of every table, including the feature modules' own (peer review)."""
-    import aiml_course.peer_review.store  # noqa: F401  (registers its tables on Base)
+    """The schema of every table, including the feature modules' own (peer review, certificates)."""
+    import aiml_course.certificates.records
+    import aiml_course.peer_review.store  # noqa: F401  (both register their tables on Base)
 
     return Base.metadata
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aiml_course.hub.launch import DEMO_ROSTER
-from aiml_course.hub.layout import PRIVATE_REPO_DIRS
+from aiml_course.hub.layout import PRIVATE_REPO_DIRS, HubLayout
 from tests.conftest import ROOT
 
 COURSE = ROOT / ".venv" / "bin" / "course"
@@ -38,16 +38,12 @@ class HubRun:
     facts: dict[str, object] = field(default_factory=dict)
 
     @property
-    def exchange(self) -> Path:
-        return self.root / "exchange"
-
-    @property
-    def course_dir(self) -> Path:
-        return self.root / "course"
+    def layout(self) -> HubLayout:
+        return HubLayout(self.root, "aiml101")
 
     @property
     def gradebook_url(self) -> str:
-        return f"sqlite:///{self.root / 'state' / 'gradebook.sqlite'}"
+        return f"sqlite:///{self.layout.state_dir / 'gradebook.sqlite'}"
 
     def log_tail(self, n: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])

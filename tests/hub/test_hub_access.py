@@ -38,12 +38,12 @@ def test_a_student_cannot_read_another_students_files(hub: HubRun) -> None:
 
 
 def test_a_student_cannot_list_or_read_inbound_submissions(hub: HubRun) -> None:
-    inbound = hub.exchange / "aiml101" / "inbound"
+    inbound = hub.layout.exchange / "aiml101" / "inbound"
     inbound.mkdir(parents=True, exist_ok=True) if not inbound.exists() else None
     assert inbound.stat().st_mode & 0o004 == 0, "inbound must not be listable by students"
     assert_denied(STUDENT, "ls", str(inbound))
-    assert_denied(STUDENT, "ls", str(hub.course_dir))                 # collected copies and nbgrader's gradebook
-    assert_denied(STUDENT, "ls", str(hub.course_dir / "submitted"))
+    assert_denied(STUDENT, "ls", str(hub.layout.course_dir))                 # collected copies and nbgrader's gradebook
+    assert_denied(STUDENT, "ls", str(hub.layout.course_dir / "submitted"))
 
 
 def test_a_student_cannot_read_hidden_tests_or_solutions(hub: HubRun) -> None:
@@ -54,14 +54,14 @@ def test_a_student_cannot_read_hidden_tests_or_solutions(hub: HubRun) -> None:
         assert path.is_file()
         assert_denied(STUDENT, "cat", str(path))
     # what students do get: the released notebooks, through the exchange
-    outbound = hub.exchange / "aiml101" / "outbound" / PART
+    outbound = hub.layout.exchange / "aiml101" / "outbound" / PART
     assert as_user(STUDENT, "ls", str(outbound)).returncode == 0
 
 
 def test_a_student_cannot_read_the_gradebook_or_hub_secrets(hub: HubRun) -> None:
     state = hub.root / "state"
     for path in (state / "gradebook.sqlite", state / "jupyterhub.sqlite", state / "admin-token",
-                 state / "dashboard-token", state / "roster.json", hub.course_dir / "gradebook.db"):
+                 state / "dashboard-token", state / "roster.json", hub.layout.course_dir / "gradebook.db"):
         assert_denied(STUDENT, "cat", str(path))
     assert_denied(STUDENT, "ls", str(ROOT / "var"))
 
@@ -83,6 +83,8 @@ def test_a_ta_sees_only_their_cohort(hub: HubRun) -> None:
     assert ta.dashboard("cohort/2026b").status_code == 403
     assert ta.dashboard(f"student/{OTHER_COHORT}").status_code == 403
     assert ta.dashboard("export.csv?cohort=2026b").status_code == 403
+    assert ta.dashboard(f"feedback/{OTHER_COHORT}/{PART}/2.1-simplest-neuron").status_code == 403
+    assert ta.dashboard(f"certificate/{OTHER_COHORT}.pdf").status_code == 403
     page = ta.dashboard().text
     assert STUDENT in page and OTHER_COHORT not in page
 

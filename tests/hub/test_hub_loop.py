@@ -76,7 +76,7 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
     possible = {s: sum(r["possible"] for r in rs) for s, rs in by_student.items()}
     assert earned[RIGHT] == possible[RIGHT] > 0
     assert 0 < earned[WRONG] < possible[WRONG]
-    assert (hub.course_dir / "submitted" / RIGHT / PART / "timestamp.txt").is_file()
+    assert (hub.layout.course_dir / "submitted" / RIGHT / PART / "timestamp.txt").is_file()
 
     # the CSV from the dashboard: numbers as numbers, cohorts right, no late penalty (demo extension)
     r = instructor.dashboard("export.csv")

@@ -271,6 +271,19 @@ def test_certificate_status(course: Course, gb: Gradebook) -> None:
     assert "Still needed" in page and f"Part {P1}: 44 % of the points, needs 70 %" in page
 
 
+def test_an_issued_certificate_is_shown_with_its_download(course: Course, gb: Gradebook) -> None:
+    """A held certificate: its id, date and PDF link; a revoked one: the reason, and no link."""
+    held = {"id": "urn:uuid:1234", "issued_at": "2026-04-01T10:00:00+00:00", "revoked": False, "expired": False,
+            "missing_files": []}
+    page = render_student_page(_ann(course, gb, issued=held, certificate_url=f"{BASE}certificate/ann.pdf"),
+                               base_url=BASE)
+    assert "urn:uuid:1234" in page and "2026-04-01" in page and f'href="{BASE}certificate/ann.pdf"' in page
+    revoked = {**held, "revoked": True, "revoked_reason": "<b>plagiarism</b>"}
+    page = render_student_page(_ann(course, gb, issued=revoked, certificate_url=f"{BASE}certificate/ann.pdf"),
+                               base_url=BASE)
+    assert "certificate/ann.pdf" not in page and "&lt;b&gt;plagiarism&lt;/b&gt;" in page
+
+
 def test_instructor_page_form_and_exports(course: Course, gb: Gradebook) -> None:
     """Does the page post 'Grade now' with the XSRF token and a part menu, and link the course and cohort CSVs?"""
     page = render_instructor_page(instructor_view(course, gb, cohorts=None, now=NOW), base_url=BASE,

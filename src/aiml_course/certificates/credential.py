@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiml_course.certificates import store
+from aiml_course.certificates import records, store
 from aiml_course.certificates.crypto import (
     CertificateError,
     IssuerKey,
@@ -29,6 +29,7 @@ from aiml_course.certificates.crypto import (
 )
 from aiml_course.certificates.eligibility import Verdict, eligibility, percent
 from aiml_course.config import Course
+from aiml_course.errors import GradebookError
 from aiml_course.gradebook import Gradebook
 
 CONTEXT = ["https://www.w3.org/ns/credentials/v2",
@@ -46,6 +47,7 @@ class VerifyResult:
     valid: bool
     reasons: list[str] = field(default_factory=list)
     credential_id: str = ""
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a reason to reject (a missing PDF)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class CertifyReport:
     verdicts: list[Verdict]
     issued: list[Issued]
     already: dict[str, str]  # student → id of their current certificate
+    recorded: records.SyncReport = field(default_factory=records.SyncReport)  # the gradebook table, synced
 
 
 def stamp(when: datetime) -> str:
@@ -128,7 +131,11 @@ def sign(credential: dict[str, Any], key: IssuerKey, *, created: datetime) -> di
 
 def issue_certificates(course: Course, gradebook: Gradebook, *, base_url: str = DEFAULT_BASE_URL,
                        valid_days: int | None = None, now: datetime | None = None) -> CertifyReport:
-    """Sign a credential and render its PDF for each qualifying student without a current certificate."""
+    """Sign a credential and render its PDF for each qualifying student without a current certificate.
+
+    Each certificate is recorded in the gradebook's `certificates` table as soon as its files are written; then
+    the table is brought up to the files (`records.sync_records`).
+    """
     from aiml_course.certificates.pdf import write_pdf  # matplotlib only when something is issued
 
     now = now or datetime.now(UTC)
@@ -147,9 +154,11 @@ def issue_certificates(course: Course, gradebook: Gradebook, *, base_url: str = 
         json_path, pdf_path = out_dir / f"{stem}.json", out_dir / f"{stem}.pdf"
         store.write_json(json_path, credential)
         write_pdf(credential, pdf_path, url=verify_url(base_url, credential["id"]))
+        records.record_issued(gradebook, course=course, credential=credential, parts=verdict.parts,
+                              json_path=json_path, pdf_path=pdf_path)
         issued.append(Issued(verdict.student, credential["id"], json_path, pdf_path))
     already = {v.student: current[v.student] for v in verdicts if v.qualifies and v.student in current}
-    return CertifyReport(verdicts, issued, already)
+    return CertifyReport(verdicts, issued, already, records.sync_records(course, gradebook))
 
 
 def current_certificates(course: Course, *, now: datetime) -> dict[str, str]:
@@ -186,16 +195,51 @@ def verify(path: Path, *, course: Course, now: datetime | None = None) -> Verify
     return VerifyResult(not reasons, reasons, cid)
 
 
-def revoke(credential_id: str, *, course: Course, reason: str, now: datetime | None = None) -> str:
-    """Put a certificate issued here on the revocation list; returns its full id ('urn:uuid:…')."""
+def revoke(credential_id: str, *, course: Course, reason: str, now: datetime | None = None,
+           gradebook: Gradebook | None = None) -> str:
+    """Put a certificate issued here on the revocation list, and in the gradebook's table when given one.
+
+    Returns the full id ('urn:uuid:…'). With a gradebook, a certificate it records can be revoked even when its
+    file is gone (its holder may still have a copy).
+    """
     if not reason.strip():
         raise CertificateError("a revocation needs a reason (the holder and anyone verifying will read it)")
-    full = credential_id if credential_id.startswith("urn:") else f"urn:uuid:{credential_id}"
+    full = records.full_id(credential_id)
     known = {c.get("id") for _p, c in store.issued_credentials(course.root)}
-    if full not in known:
-        raise CertificateError(f"no certificate {full} in {store.issued_dir(course.root)}")
+    if full not in known and (gradebook is None or records.record(gradebook, full) is None):
+        where = " or the gradebook" if gradebook is not None else ""
+        raise CertificateError(f"no certificate {full} in {store.issued_dir(course.root)}{where}")
     store.add_revocation(course.root, full, reason=reason.strip(), when=now or datetime.now(UTC))
+    if gradebook is not None:
+        try:
+            records.sync_records(course, gradebook)
+        except GradebookError as exc:
+            raise GradebookError(f"{full} is on the revocation list (verify rejects it) but the gradebook could not "
+                                 f"record it: {exc}; the next `course certificates certify` records it") from exc
     return full
+
+
+def verify_recorded(credential_id: str, *, course: Course, gradebook: Gradebook,
+                    now: datetime | None = None) -> VerifyResult:
+    """Check a certificate by id: its file as `verify` does, plus what the gradebook's row knows."""
+    row = records.record(gradebook, credential_id)
+    if row is None:
+        raise CertificateError(f"no certificate {records.full_id(credential_id)} in the gradebook")
+    notes = [] if (course.root / row.pdf_path).is_file() else [
+        f"its PDF {row.pdf_path} is missing (the signed JSON is the certificate; the PDF only its printout)"]
+    path = course.root / row.json_path
+    if not path.is_file():
+        return VerifyResult(False, [f"recorded in the gradebook for {row.student_id} (issued "
+                                    f"{stamp(records.as_utc(row.issued_at))}), but its file {row.json_path} is "
+                                    "missing, so it cannot be checked"], row.id, notes)
+    result = verify(path, course=course, now=now)
+    reasons = list(result.reasons)
+    if result.credential_id != row.id:
+        reasons.append(f"{row.json_path} holds {result.credential_id or 'no certificate id'}, not {row.id}")
+    if row.revoked_at is not None and row.id not in store.revoked(course.root):
+        reasons.append(f"revoked in the gradebook on {stamp(records.as_utc(row.revoked_at))}: {row.revoked_reason} "
+                       f"(not on {store.REVOKED_FILE}: revoke it again so verifiers without the database see it)")
+    return VerifyResult(not reasons, reasons, row.id, notes)
 
 
 def subject_identity(credential: dict[str, Any], identity_type: str) -> str:

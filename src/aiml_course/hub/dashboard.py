@@ -138,6 +138,19 @@ class Page(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "instructors only" if instructor else "course staff only")
         return m
 
+    def require_view_of(self, student: str) -> Member:
+        """The student themself, or staff who may see the student's cohort; 403/404 otherwise."""
+        m = self.me()
+        if m.username == student:
+            return m
+        self.staff()
+        other = load_members(self.app.layout).get(student)
+        if other is None or other.role != "student":
+            raise web.HTTPError(404, f"no student {student!r} in this course")
+        if other.cohort not in self.app.cohorts_for(m):
+            raise web.HTTPError(403, f"{student} is not in a cohort {m.username} may see")
+        return m
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         from aiml_course.hub.dashboard_views import render_error_page
 
@@ -177,10 +190,13 @@ class Home(Page):
             self._student(m.username)
 
     def _student(self, student: str) -> None:
+        from aiml_course.certificates import certificate_status
         from aiml_course.hub.dashboard_views import render_student_page, student_view
 
+        issued = certificate_status(self.app.gradebook, student, root=self.app.course.root)
         view = student_view(self.app.course, self.app.gradebook, student, now=datetime.now(UTC),
-                            **_peer_review(self.app, student), feedback_url=self._feedback_url(student))
+                            **_peer_review(self.app, student), feedback_url=self._feedback_url(student),
+                            issued=issued, certificate_url=f"{self.base}certificate/{quote(student)}.pdf")
         self.send_html(render_student_page(view, base_url=self.base))
 
     def _feedback_url(self, student: str) -> Any:
@@ -214,27 +230,37 @@ class CohortPage(Home):
 class StudentPage(Home):
     @web.authenticated
     def get(self, student: str) -> None:
-        m = self.me()
-        if m.username != student:
-            self.staff()
-            other = load_members(self.app.layout).get(student)
-            if other is None or other.role != "student":
-                raise web.HTTPError(404, f"no student {student!r} in this course")
-            if other.cohort not in self.app.cohorts_for(m):
-                raise web.HTTPError(403, f"{student} is not in a cohort {m.username} may see")
+        self.require_view_of(student)
         self._student(student)
 
 
 class Feedback(Page):
     @web.authenticated
     def get(self, student: str, part: str, notebook: str) -> None:
-        m = self.me()
-        if m.username != student:
-            self.staff()
+        self.require_view_of(student)
         path = _report(self.app, student, part, notebook)
         if path is None:
             raise web.HTTPError(404, "no feedback report for that notebook yet")
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(path.read_bytes())
+
+
+class CertificatePDF(Page):
+    """GET certificate/<student>.pdf: the holder's current certificate (the student, or staff who may see them)."""
+
+    @web.authenticated
+    def get(self, student: str) -> None:
+        from aiml_course.certificates import certificate_status
+
+        self.require_view_of(student)
+        held = certificate_status(self.app.gradebook, student, root=self.app.course.root)
+        if not held or held.get("revoked") or not held.get("pdf_path"):
+            raise web.HTTPError(404, "no current certificate")
+        path = self.app.course.root / held["pdf_path"]
+        if not path.is_file():
+            raise web.HTTPError(404, f"the certificate's PDF is missing ({held['pdf_path']}); ask your instructor")
+        self.set_header("Content-Type", "application/pdf")
+        self.set_header("Content-Disposition", f'attachment; filename="{self.app.course.id}-certificate.pdf"')
         self.finish(path.read_bytes())
 
 
@@ -329,6 +355,7 @@ def make_app(settings: HubSettings, *, gradebook_url: str | None = None) -> web.
         (url_path_join(prefix, r"student/([^/]+)"), StudentPage, kw),
         (url_path_join(prefix, r"feedback/([^/]+)/([^/]+)/([^/]+)"), Feedback, kw),
         (url_path_join(prefix, "export.csv"), ExportCSV, kw),
+        (url_path_join(prefix, r"certificate/([^/]+)\.pdf"), CertificatePDF, kw),
         (url_path_join(prefix, "release"), Action, {**kw, "action": "release"}),
         (url_path_join(prefix, "grade"), Action, {**kw, "action": "grade"}),
         (url_path_join(prefix, "jobs"), JobStatus, kw),

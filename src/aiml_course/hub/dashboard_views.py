@@ -131,6 +131,8 @@ class StudentView:
     peer_tasks: tuple[PeerTask, ...] | None = None
     peer_feedback: tuple[PeerFeedback, ...] | None = None
     rubric_max: dict[str, int] = field(default_factory=dict)
+    issued: dict[str, Any] | None = None     # certificates.certificate_status(): the certificate held, if any
+    certificate_url: str | None = None       # where its PDF downloads
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,8 @@ class _Snapshot:
 def student_view(course: Course, gradebook: Gradebook, student_id: str, *, now: datetime,
                  peer_tasks: list[dict[str, Any]] | None = None,
                  peer_feedback: list[dict[str, Any]] | None = None,
-                 feedback_url: FeedbackUrl | None = None) -> StudentView:
+                 feedback_url: FeedbackUrl | None = None, issued: dict[str, Any] | None = None,
+                 certificate_url: str | None = None) -> StudentView:
     """The view of one student's page; DashboardError (404) for a student the gradebook does not know."""
     snapshot = _Snapshot(gradebook, student_id)
     if not snapshot.students():
@@ -281,7 +284,8 @@ def student_view(course: Course, gradebook: Gradebook, student_id: str, *, now: 
                        verdict, course.certificate.min_part_fraction,
                        None if peer_tasks is None else tuple(_peer_task(t) for t in peer_tasks),
                        None if peer_feedback is None else tuple(_peer_feedback(f) for f in peer_feedback),
-                       {r.id: r.max_points for r in course.peer_review.rubric})
+                       {r.id: r.max_points for r in course.peer_review.rubric}, issued,
+                       _safe_url(certificate_url) if certificate_url else None)
 
 
 def _notebook_views(student: str, part: str, columns: list[tuple[str, float]], row: dict[str, Any],
@@ -627,6 +631,15 @@ def _certificate_tag(view: StudentView) -> str:
 
 def _certificate_section(view: StudentView) -> str:
     head = '<section aria-labelledby="certificate"><h2 id="certificate">Certificate</h2>'
+    held = view.issued
+    if held and not held.get("revoked") and not held.get("expired"):
+        link = (f' · <a href="{e(view.certificate_url)}">download the PDF</a>'
+                if view.certificate_url and not held.get("missing_files") else "")
+        return head + (f"<p>{_tag('ok', '✓ issued')} Issued {e(str(held['issued_at'])[:10])}, "
+                       f"id <code>{e(str(held['id']))}</code>{link}. Anyone can check it with "
+                       f"<code>course certificates verify</code>.</p></section>")
+    if held and held.get("revoked"):
+        head += f"<p>{_tag('open', 'revoked')} {e(str(held.get('revoked_reason') or ''))}</p>"
     if view.certificate is None:
         return head + '<p class="muted">Not assessed: this account is not active.</p></section>'
     if view.certificate.qualifies:

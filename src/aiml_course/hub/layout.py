@@ -79,6 +79,7 @@ class HubLayout:
     def lock_repository(repo: Path) -> list[Path]:
         """Remove 'other' permissions from the repository's instructor-only folders; the ones changed."""
         changed = []
+        (repo / "var").mkdir(mode=0o750, exist_ok=True)  # the default gradebook goes here: private from the start
         for name in PRIVATE_REPO_DIRS:
             path = repo / name
             if path.is_dir() and path.stat().st_mode & 0o007:
