@@ -27,7 +27,7 @@ def assert_denied(user: str, *cmd: str) -> None:
 
 def test_a_student_cannot_read_another_students_files(hub: HubRun) -> None:
     carol = person(hub, OTHER_COHORT)
-    carol.start_server()
+    hub.timings[f"spawn {OTHER_COHORT} (first start: request to Lab answering through OAuth)"] = carol.start_server()
     assert as_user(OTHER_COHORT, "ls", f"/home/{OTHER_COHORT}").returncode == 0  # the owner can
     assert_denied(STUDENT, "ls", f"/home/{OTHER_COHORT}")
     assert_denied(STUDENT, "cat", f"/home/{OTHER_COHORT}/.bashrc")

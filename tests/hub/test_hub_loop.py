@@ -46,7 +46,7 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
     t_loop = time.monotonic()
     students = {RIGHT: person(hub, RIGHT), WRONG: person(hub, WRONG)}
     for user, p in students.items():
-        hub.timings[f"spawn {user} (API request to server ready)"] = p.start_server()
+        hub.timings[f"server of {user} ready (spawned unless an earlier test did)"] = p.start_server()
         listed = p.server("GET", f"/assignments?course_id={COURSE_ID}").json()
         assert listed["success"], listed
         assert any(a["assignment_id"] == PART and a["status"] == "released" for a in listed["value"]), listed
