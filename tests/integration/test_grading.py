@@ -85,6 +85,22 @@ def test_hidden_failures_never_show_the_expected_value(mini_course: Course, sand
         assert f"{value:.4f}"[:7] not in hidden.message
 
 
+@pytest.mark.parametrize("leak", [
+    "def double(x):\n    raise ValueError(repr(x))",      # the inputs in an exception message
+    "def double(x):\n    return repr(x)",                 # the inputs as the returned value
+])
+def test_hidden_inputs_never_come_back_in_the_feedback(mini_course: Course, sandbox: Sandbox, tmp_path: Path,
+                                                      leak: str) -> None:
+    """Can a submission read a hidden case's inputs out of its own feedback? (It could then hard-code them.)"""
+    import numpy as np
+
+    grade = grade_text(mini_course, sandbox, notebook(mini_course, {**CORRECT, "q1": leak}), tmp_path)
+    hidden = next(c for c in grade.cases if c.name == "double_of_many_secret_values")
+    assert hidden.earned == 0 and ("raised ValueError" in hidden.message or "got a list of 10" in hidden.message)
+    for value in np.random.default_rng(1).normal(size=10):   # the hidden inputs, as the source notebook makes them
+        assert f"{value:.3f}"[:6] not in hidden.message, hidden.message
+
+
 def test_monkeypatching_comparisons_gains_nothing(mini_course: Course, sandbox: Sandbox, tmp_path: Path) -> None:
     """Do patched np.allclose / np.isclose / math.isclose / builtins give a wrong answer zero points?"""
     cheat = ("import builtins, math, numpy as np\n"

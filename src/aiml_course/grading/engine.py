@@ -139,6 +139,22 @@ def _read_records(path: Path, run: RunResult) -> Execution:
     return Execution(run, records, [c for c in cells if isinstance(c, dict)], str(data.get("error", "")))
 
 
+def kind_of(value: Any) -> str:
+    """What a returned value is, without its contents: "an array of shape (3, 2)", "a list of 4 items"."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"an array of shape {tuple(value.shape)}"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple, dict, set)):
+        n = len(value)
+        return f"a {type(value).__name__} of {n} item{'s' if n != 1 else ''}"
+    return f"a {type(value).__name__}"
+
+
 def _load_judges(sources: list[str]) -> dict[str, Any]:
     ns: dict[str, Any] = {"__name__": "aiml_judges"}
     for src in sources:
@@ -186,7 +202,11 @@ def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
             grade.cases.append(CaseResult(name, case["question"], hidden, 0.0, possible, msg))
             continue
         if not record.get("ok"):
-            msg = f"✗ {desc}: your code raised {str(record.get('error', 'an error'))[:300]}"
+            error = str(record.get("error", "an error"))
+            # a hidden case names only the exception's type: its message is the student's own text and could
+            # carry the hidden inputs out through the feedback (raise ValueError(repr(x)))
+            shown = error.split(":", 1)[0][:80] if hidden else error[:300]
+            msg = f"✗ {desc}: your code raised {shown}"
             grade.cases.append(CaseResult(name, case["question"], hidden, 0.0, possible,
                                           msg + (f" Hint: {hint}" if hint else "")))
             continue
@@ -201,8 +221,8 @@ def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
         earned = round(possible * frac, 6)
         if verdict.passed:
             msg = f"✓ {desc}"
-        elif hidden:  # never show a hidden expected value: what came back and the hint only
-            msg = f"✗ {desc}: got {describe(got)}"
+        elif hidden:  # neither the expected value nor what came back (it could echo the hidden inputs)
+            msg = f"✗ {desc}: got {kind_of(got)}, not the expected value"
         else:
             msg = f"✗ {desc}: expected {describe(expected)}, got {describe(got)}"
             msg += f" ({verdict.detail})" if verdict.detail else ""
