@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -31,12 +30,10 @@ def _cases_for_q1(double: object) -> dict[str, object]:
     return {"double_of_three": double_of_three}
 
 
-def test_check_passes_a_right_answer_fast_and_mentions_hidden_points(capsys: pytest.CaptureFixture[str]) -> None:
-    """Does check() say a right answer passed, mention the hidden points, and take under 100 ms?"""
+def test_check_passes_a_right_answer_and_mentions_hidden_points(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does check() say a right answer passed and mention the hidden points? (Speed: benchmarks/check_latency.py)"""
     ns = _cases_for_q1(lambda x: x + x)
-    start = time.perf_counter()
     assert check("q1", "1.1-mini", namespace=ns)
-    assert time.perf_counter() - start < 0.1
     out = capsys.readouterr().out
     assert "all passed" in out and "✓ double(3)" in out and "Hidden tests worth 3 more point(s)" in out
 
@@ -102,3 +99,23 @@ def test_every_public_name_resolves() -> None:
         imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module] + \
             [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         assert not any(m.startswith("aiml_course") for m in imported), path
+
+
+def test_feedback_reports_state_the_deadline_extension_and_late_penalty() -> None:
+    """Does each report say which deadline applied (with an extension) and what the late policy did?"""
+    from datetime import timedelta
+
+    from aiml_course.config import load_course
+    from aiml_course.grading.report import deadline_line
+    from tests.conftest import ROOT
+
+    course = load_course(ROOT / "course_config.py")
+    part = "part-02-first-neuron"
+    due = course.part(part).due
+    assert deadline_line(course, part, due - timedelta(hours=1), None).endswith("· on time")
+    assert "within the grace period" in deadline_line(course, part, due + timedelta(minutes=10), None)
+    late = deadline_line(course, part, due + timedelta(hours=10, minutes=30), None)
+    assert "10.5 h late" in late and "takes 10% of this part's score" in late
+    extended = deadline_line(course, part, due + timedelta(days=2), due + timedelta(days=3))
+    assert "extended from 2026-03-06 23:59" in extended and extended.endswith("· on time")
+    assert "takes 100%" in deadline_line(course, part, due + timedelta(days=8), None)   # past the cut-off

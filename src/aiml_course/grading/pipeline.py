@@ -210,6 +210,7 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
     files = release_files(course, part)
     summary = GradeSummary(part, reports=reports)
     roster = {s.id for s in gradebook.students()}
+    extensions = gradebook.extensions()  # shown in the feedback reports next to the deadline
     todo = []
     for sub in subs:
         if roster and sub.student not in roster and sub.student not in summary.unknown:
@@ -237,7 +238,8 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
             gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
             if reports is not None:
                 write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,
-                             submission=_readable_notebook(sub.path))
+                             submission=_readable_notebook(sub.path),
+                             extension=extensions.get((sub.student, part)))
             summary.graded.append((sub.student, grade))
             bar.update(1)
             bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,26 @@ from aiml_course.config import Course
 from aiml_course.grading.engine import NotebookGrade
 
 
-def render_html(course: Course, part: str, student: str, grade: NotebookGrade, submitted_at: datetime) -> str:
+def deadline_line(course: Course, part: str, submitted_at: datetime, extension: datetime | None) -> str:
+    """The deadline that applies (with an extension, if any), and what the late policy makes of this submission."""
+    due = course.part(part).due
+    deadline = max(due, extension) if extension else due
+    text = f"deadline {deadline:%Y-%m-%d %H:%M %Z}".rstrip()
+    if extension and extension > due:
+        text += f" (extended from {due:%Y-%m-%d %H:%M %Z})".replace(" )", ")")
+    lateness = submitted_at - deadline
+    if lateness <= timedelta(0):
+        return text + " · on time"
+    penalty = course.late_policy.penalty(lateness)
+    hours = lateness.total_seconds() / 3600
+    late = f"{hours:.1f} h late" if hours < 48 else f"{hours / 24:.1f} days late"
+    if penalty == 0:
+        return text + f" · {late}, within the grace period: no penalty"
+    return text + f" · {late}: the late policy takes {penalty:.0%} of this part's score"
+
+
+def render_html(course: Course, part: str, student: str, grade: NotebookGrade, submitted_at: datetime,
+                extension: datetime | None = None) -> str:
     e = html.escape
     rows = []
     for qid, (earned, possible) in grade.by_question().items():
@@ -37,6 +56,7 @@ vertical-align:top}}.num{{text-align:right;white-space:nowrap}}.ok td{{color:#15
 .problem{{background:#fff3cd;padding:.5rem}}</style></head><body>
 <h1>{e(course.title)}</h1>
 <p><b>{e(part)}</b> · <b>{e(grade.notebook)}</b> · student <b>{e(student)}</b> · submitted {e(submitted_at.isoformat())}</p>
+<p class=deadline>{e(deadline_line(course, part, submitted_at, extension))}</p>
 <p><b>Score: {grade.earned:g} / {grade.possible:g}</b></p>{problem}
 <table>{''.join(rows)}</table>{errors_html}
 </body></html>
@@ -87,10 +107,11 @@ def _md(text: str, cell_id: str) -> dict[str, Any]:
 
 
 def write_report(folder: Path, course: Course, part: str, student: str, grade: NotebookGrade,
-                 submitted_at: datetime, submission: dict[str, Any] | None = None) -> Path:
+                 submitted_at: datetime, submission: dict[str, Any] | None = None,
+                 extension: datetime | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{grade.notebook}.html"
-    page.write_text(render_html(course, part, student, grade, submitted_at), encoding="utf-8")
+    page.write_text(render_html(course, part, student, grade, submitted_at, extension), encoding="utf-8")
     data = {"student": student, "part": part, "submitted_at": submitted_at.isoformat(), **grade.to_dict()}
     (folder / f"{grade.notebook}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     if submission is not None:
