@@ -9,6 +9,8 @@
     - SandboxUnavailable   the backend is not installed or not permitted here
   + GradingError           a submission could not be graded at all (bad path, unknown part)
   + GradebookError         the gradebook database is unusable
+  + HubError               the hub could not be prepared, started or reached, or an exchange step failed
+    - RosterError          a roster file or a roster change is invalid (each bad row named)
 """
 
 from __future__ import annotations
@@ -59,3 +61,11 @@ class GradingError(CourseError):
 
 class GradebookError(CourseError):
     """The gradebook database is unusable."""
+
+
+class HubError(CourseError):
+    """The hub could not be prepared, started or reached, or a release/collect/feedback step failed."""
+
+
+class RosterError(HubError):
+    """A roster file or a roster change is invalid (each bad row is named)."""

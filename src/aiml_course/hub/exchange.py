@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aiml_course.config import Course, Part
-from aiml_course.errors import ConfigError, CourseError
+from aiml_course.errors import ConfigError, CourseError, HubError
 from aiml_course.gradebook import Gradebook
 from aiml_course.grading.pipeline import GradeSummary, grade_part
 from aiml_course.hub.layout import HubLayout
@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 NOT_SUBMITTED = "not submitted"      # the problem aiml_course.grading.pipeline records for a missing notebook
 NBGRADER_TIMEOUT = 600               # seconds for one nbgrader command (collect of a large class included)
 SCRUBBED_ENV = ("NBGRADER_HUB_AUTH", "NBGRADER_STUDENT_ID", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER")
-
-
-class HubError(CourseError):
-    """A release, collect or feedback step through nbgrader's exchange failed; says which part and what to do."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiml_course.config import Course
-from aiml_course.errors import CourseError
+from aiml_course.errors import HubError
 from aiml_course.gradebook import Gradebook
 from aiml_course.hub.layout import HubLayout
 from aiml_course.hub.roster import HubAPI, Member, import_roster, load_members
@@ -31,10 +31,6 @@ DEMO_ROSTER = (  # username, role, cohort, name — prefixed so a demo never tak
     ("demo-bob", "student", "2026a", "Bob Example"),
     ("demo-carol", "student", "2026b", "Carol Example"),
 )
-
-
-class HubError(CourseError):
-    """The hub could not be prepared, started or reached."""
 
 
 @dataclass

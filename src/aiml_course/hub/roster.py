@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aiml_course.config import Course
-from aiml_course.errors import CourseError
+from aiml_course.errors import RosterError
 from aiml_course.gradebook import Gradebook, Student
 from aiml_course.hub.layout import HubLayout
 
@@ -38,10 +38,6 @@ COLUMNS = ("username", "role", "cohort", "name", "email", "password")
 USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 RESERVED = {"root", "admin", "nobody", "jovyan", "daemon", "bin", "sys", "www-data", "postgres"}
 MIN_UID = 1000  # below this: system accounts, never taken over by a roster
-
-
-class RosterError(CourseError):
-    """A roster file or a roster change is invalid (each bad row is named)."""
 
 
 @dataclass(frozen=True)
