@@ -19,14 +19,12 @@ from aiml_course.config import Course, LatePolicy, Part, load_course
 from aiml_course.export import export_csv, grade_rows
 from aiml_course.gradebook import Gradebook
 from aiml_course.grading.engine import CaseResult, NotebookGrade
+from aiml_course.hub.dashboard_pages import render_error_page, render_instructor_page, render_student_page
 from aiml_course.hub.dashboard_views import (
     DashboardError,
     StudentView,
     _Snapshot,
     instructor_view,
-    render_error_page,
-    render_instructor_page,
-    render_student_page,
     student_view,
 )
 

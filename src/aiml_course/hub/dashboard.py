@@ -152,7 +152,7 @@ class Page(HubOAuthenticated, web.RequestHandler):
         return m
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        from aiml_course.hub.dashboard_views import render_error_page
+        from aiml_course.hub.dashboard_pages import render_error_page
 
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
@@ -191,7 +191,8 @@ class Home(Page):
 
     def _student(self, student: str) -> None:
         from aiml_course.certificates import certificate_status
-        from aiml_course.hub.dashboard_views import render_student_page, student_view
+        from aiml_course.hub.dashboard_pages import render_student_page
+        from aiml_course.hub.dashboard_views import student_view
 
         issued = certificate_status(self.app.gradebook, student, root=self.app.course.root)
         view = student_view(self.app.course, self.app.gradebook, student, now=datetime.now(UTC),
@@ -210,7 +211,8 @@ class Home(Page):
         return url
 
     def _instructor(self, cohorts: list[str]) -> None:
-        from aiml_course.hub.dashboard_views import instructor_view, render_instructor_page
+        from aiml_course.hub.dashboard_pages import render_instructor_page
+        from aiml_course.hub.dashboard_views import instructor_view
 
         view = instructor_view(self.app.course, self.app.gradebook, cohorts=cohorts, now=datetime.now(UTC))
         self.send_html(render_instructor_page(view, base_url=self.base, xsrf_token=self.xsrf_token.decode()))
