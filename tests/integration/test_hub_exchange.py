@@ -26,20 +26,20 @@ import requests
 from click.testing import CliRunner
 
 from aiml_course.config import load_course
+from aiml_course.errors import HubError
 from aiml_course.gradebook import Gradebook
 from aiml_course.grading.pipeline import load_bundles
 from aiml_course.hub.exchange import (
     CollectResult,
     ExchangeRound,
-    HubError,
     ReleaseResult,
     collect_and_grade,
     collect_part,
     release_feedback,
     release_part,
-    sync_formgrader,
 )
 from aiml_course.hub.exchange_cli import collect_cmd, release_cmd
+from aiml_course.hub.formgrader import sync_formgrader
 from aiml_course.hub.layout import HubLayout
 from aiml_course.sandbox import make_sandbox
 from tests.conftest import ROOT, bwrap_available

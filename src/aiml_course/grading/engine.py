@@ -222,7 +222,7 @@ def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
         if verdict.passed:
             msg = f"✓ {desc}"
         elif hidden:  # neither the expected value nor what came back (it could echo the hidden inputs)
-            msg = f"✗ {desc}: got {kind_of(got)}, not the expected value"
+            msg = f"✗ {desc}: got {kind_of(got)}, which is not right"
         else:
             msg = f"✗ {desc}: expected {describe(expected)}, got {describe(got)}"
             msg += f" ({verdict.detail})" if verdict.detail else ""
