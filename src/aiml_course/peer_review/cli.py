@@ -5,6 +5,9 @@ Commands only forward to the library (store.py, exchange.py, reviews.py) and pri
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -64,10 +67,29 @@ def release_cmd(ctx: click.Context, part: str, submissions: Path | None, noteboo
 
     course = course_from(ctx)
     part_id = course.part(part).id
-    report = release_reviews(course, Gradebook(db_url(course, db)), part_id,
-                             layout=HubLayout.for_course(course, hub_root), submissions=submissions,
-                             notebooks=notebooks, keep_outputs=keep_outputs)
+    book = Gradebook(db_url(course, db))
+    with _bar(book, part_id, "releasing") as step:
+        report = release_reviews(course, book, part_id, layout=HubLayout.for_course(course, hub_root),
+                                 submissions=submissions, notebooks=notebooks, keep_outputs=keep_outputs,
+                                 progress=step)
     _print_release(report)
+
+
+@contextmanager
+def _bar(book: Gradebook, part: str, verb: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the part's reviewers (one nbgrader command each: seconds apiece)."""
+    from tqdm import tqdm
+
+    from aiml_course.peer_review.store import load_pairs
+
+    reviewers = {p.reviewer for p in load_pairs(book, part)}
+    with tqdm(total=len(reviewers), desc=f"{verb} review packets", unit="reviewer", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        def step(reviewer: str) -> None:
+            bar.set_postfix_str(reviewer)
+            bar.update(1)
+
+        yield step
 
 
 @peer_review_cli.command("collect")
@@ -82,8 +104,10 @@ def collect_cmd(ctx: click.Context, part: str, hub_root: Path | None, db: str | 
 
     course = course_from(ctx)
     part_id = course.part(part).id
-    report = collect_reviews(course, Gradebook(db_url(course, db)), part_id,
-                             layout=HubLayout.for_course(course, hub_root))
+    book = Gradebook(db_url(course, db))
+    with _bar(book, part_id, "collecting") as step:
+        report = collect_reviews(course, book, part_id, layout=HubLayout.for_course(course, hub_root),
+                                 progress=step)
     _print_collect(report)
 
 

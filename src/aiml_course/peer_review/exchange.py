@@ -25,7 +25,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ class ReleaseReport:
 
 def release_reviews(
     course: Course, gradebook: Gradebook, part: str, *, layout: HubLayout, submissions: Path | None = None,
-    notebooks: Sequence[str] = (), keep_outputs: bool = False,
+    notebooks: Sequence[str] = (), keep_outputs: bool = False, progress: Callable[[str], None] | None = None,
 ) -> ReleaseReport:
     """Build and release every reviewer's private packet for `part` (re-running replaces the packets).
 
@@ -102,6 +102,8 @@ def release_reviews(
     people = {s.id: s for s in gradebook.students()}
     groups = _private_groups()
     for reviewer, pairs in by_reviewer.items():
+        if progress is not None:
+            progress(reviewer)
         problems: list[str] = []
         gid = groups.get(reviewer)
         if gid is None:
@@ -289,7 +291,8 @@ class CollectReport:
     stored: StoreOutcome = field(default_factory=lambda: StoreOutcome([], [], []))
 
 
-def collect_reviews(course: Course, gradebook: Gradebook, part: str, *, layout: HubLayout) -> CollectReport:
+def collect_reviews(course: Course, gradebook: Gradebook, part: str, *, layout: HubLayout,
+                    progress: Callable[[str], None] | None = None) -> CollectReport:
     """Collect every reviewer's submitted form for `part`, store the valid reviews, report the rest (idempotent)."""
     rubric = check_rubric(course.peer_review.rubric)
     by_reviewer = _pairs_by_reviewer(gradebook, part)
@@ -297,6 +300,8 @@ def collect_reviews(course: Course, gradebook: Gradebook, part: str, *, layout: 
     report = CollectReport(part)
     reviews: list[StoredReview] = []
     for reviewer, pairs in by_reviewer.items():
+        if progress is not None:
+            progress(reviewer)
         outcome = ReviewerOutcome(reviewer)
         assignment = review_assignment(part, reviewer)
         outcome.notes += _screen_inbound(layout, assignment, reviewer)
