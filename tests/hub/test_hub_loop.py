@@ -192,3 +192,51 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
         frame = page.frame_locator("iframe[src*='formgrader']")
         frame.locator("a", has_text="Manage Students").wait_for(timeout=60_000)   # the panel loaded, not refused
         page.screenshot(path=str(shots / "instructor-lab-formgrader.png"))
+
+
+def test_a_demo_slider_redraws_its_output_in_lab(hub: HubRun, tmp_path: Path) -> None:
+    """In a real Lab on the hub, run a released notebook and drag a demo's slider: does its output change?"""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not hub.facts.get("loop_done"):
+        pytest.skip("needs the solved notebooks from the loop test")
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with sync_api.sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), headless=True,
+                                                    executable_path="/usr/bin/chromium", args=FLAGS,
+                                                    viewport={"width": 1280, "height": 900})
+        page = ctx.new_page()
+        try:
+            page.goto(f"{hub.base}/hub/login?next=/hub/home")
+            page.fill("#username_input", RIGHT)
+            page.fill("#password_input", hub.logins[RIGHT])
+            page.click("#login_submit")
+            page.wait_for_url("**/hub/home**", timeout=60_000)
+            page.goto(f"{hub.base}/hub/spawn?next=/user/{RIGHT}/lab/tree/{PART}/2.1-simplest-neuron.ipynb%3Freset",
+                      timeout=90_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+            slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
+            slider.wait_for(timeout=120_000)
+            box = page.locator(".widget-interact, .jupyter-widgets.widget-vbox").filter(has=slider).first
+            output = box.locator(".jp-OutputArea-output, .widget-output").first
+            output.wait_for(timeout=60_000)
+            before = output.inner_text()
+            slider.scroll_into_view_if_needed()
+            slider.focus()
+            for _ in range(5):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("([el, old]) => el.innerText !== old", arg=[output.element_handle(), before],
+                                   timeout=30_000)
+            after = output.inner_text()
+            page.screenshot(path=str(shots / "student-lab-demo-slider.png"))
+        except BaseException:
+            page.screenshot(path=str(shots / "FAILED-slider.png"), full_page=True)
+            raise
+        finally:
+            ctx.close()
+    assert before != after, (before, after)
+    hub.timings["browser: run a notebook in Lab and drag a demo slider"] = time.monotonic() - t0
