@@ -120,6 +120,12 @@ class PeerReview:
     def __post_init__(self) -> None:
         if self.reviews_per_submission < 1:
             raise ConfigError("PeerReview.reviews_per_submission must be at least 1")
+        if not isinstance(self.rubric, (tuple, list)):
+            raise ConfigError("PeerReview.rubric must be a tuple of RubricItem(...)")
+        for i, item in enumerate(self.rubric, 1):
+            if not isinstance(item, RubricItem):
+                raise ConfigError(f"PeerReview.rubric item {i} is {type(item).__name__} {item!r:.60}; write "
+                                  'RubricItem("id", "what reviewers judge", max_points)')
         ids = [r.id for r in self.rubric]
         if len(ids) != len(set(ids)):
             raise ConfigError(f"PeerReview.rubric has repeated ids: {sorted({i for i in ids if ids.count(i) > 1})}")
