@@ -19,14 +19,15 @@ def _running_hub(layout: object) -> object | None:
     """The hub's API if a hub for this layout answers now, else None (changes then apply at its next start)."""
     import requests
 
+    from aiml_course.errors import HubError
     from aiml_course.hub.roster import HubAPI
     from aiml_course.hub.settings import HubSettings, token
 
     settings = HubSettings.from_env()
     api = HubAPI(settings.api_url, token(layout, "admin-token"))  # type: ignore[arg-type]
     try:
-        api.call("GET", "/users")
-    except (requests.RequestException, Exception):
+        api.call("GET", "/users", timeout=5)
+    except (requests.RequestException, HubError):  # not running, or not this course's hub
         return None
     return api
 

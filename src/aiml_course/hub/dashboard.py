@@ -75,10 +75,6 @@ class Dashboard:
     def reports(self) -> Path:
         return self.layout.course_dir / "reports"
 
-    def member(self, username: str) -> Member | None:
-        m = load_members(self.layout).get(username)  # read per request: roster imports apply at once
-        return m if m is not None and m.active else None
-
     def cohorts_for(self, m: Member) -> list[str]:
         """The cohorts a member of staff may see."""
         if m.role == "instructor" or not m.cohort:
@@ -124,11 +120,17 @@ class Page(HubOAuthenticated, web.RequestHandler):
     def base(self) -> str:
         return self.app.prefix
 
+    def roster(self) -> dict[str, Member]:
+        """The roster, read once per request (so a `course roster import` applies from the next request on)."""
+        if not hasattr(self, "_roster"):
+            self._roster = load_members(self.app.layout)
+        return self._roster
+
     def me(self) -> Member:
         user = self.get_current_user()
         assert user is not None  # @web.authenticated ran first
-        member = self.app.member(user["name"])
-        if member is None:
+        member = self.roster().get(user["name"])
+        if member is None or not member.active:
             raise web.HTTPError(403, f"{user['name']} is not in the roster of {self.app.course.id}")
         return member
 
@@ -144,7 +146,7 @@ class Page(HubOAuthenticated, web.RequestHandler):
         if m.username == student:
             return m
         self.staff()
-        other = load_members(self.app.layout).get(student)
+        other = self.roster().get(student)
         if other is None or other.role != "student":
             raise web.HTTPError(404, f"no student {student!r} in this course")
         if other.cohort not in self.app.cohorts_for(m):
@@ -169,7 +171,7 @@ class Page(HubOAuthenticated, web.RequestHandler):
         return "\n".join(f"{key}: {status}" for key, status in sorted(self.app.jobs.status.items()))
 
     def send_html(self, html: str) -> None:
-        notice = self.notice() if self.app.member(self.get_current_user()["name"]) else ""
+        notice = self.notice()
         if notice and self.me().role == "instructor":
             from html import escape
 

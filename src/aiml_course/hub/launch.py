@@ -71,10 +71,9 @@ class HubProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise HubError(f"jupyterhub exited with status {self.proc.returncode}:\n{self.log_tail()}")
             try:  # an authenticated call: proves the proxy route, the hub and our token all work
-                if requests.get(f"{self.settings.api_url}/users", timeout=2, headers={
-                        "Authorization": f"token {token(self.settings.layout, 'admin-token')}"}).status_code == 200:
-                    return
-            except requests.RequestException:
+                self.api.call("GET", "/users", timeout=2)
+                return
+            except (requests.RequestException, HubError):  # not up yet: refused, or the proxy's 404
                 pass
             time.sleep(0.3)
         raise HubError(f"the hub did not answer within {timeout:.0f} s:\n{self.log_tail()}")

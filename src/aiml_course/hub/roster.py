@@ -331,10 +331,10 @@ class HubAPI:
     def __init__(self, api_url: str, token: str) -> None:
         self.api_url, self.token = api_url.rstrip("/"), token
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> Any:
         import requests
 
-        resp = requests.request(method, f"{self.api_url}{path}", json=body, timeout=30,
+        resp = requests.request(method, f"{self.api_url}{path}", json=body, timeout=timeout,
                                 headers={"Authorization": f"token {self.token}"})
         if resp.status_code >= 400 and not (method == "DELETE" and resp.status_code == 404):
             raise RosterError(f"hub API {method} {path}: {resp.status_code} {resp.text[:300]}")
