@@ -27,6 +27,13 @@ _EXPORTS: dict[str, str] = {
     "slider": "widgets",
     "choice": "widgets",
     "toggle": "widgets",
+    # printing and drawing (shared by the notebooks of Parts 1-4)
+    "fmt": "drawing",
+    "written_sum": "drawing",
+    "draw_chain": "drawing",
+    "draw_neuron": "drawing",
+    "draw_axes": "drawing",
+    "draw_boxes": "drawing",
     # exercises
     "case": "checks",
     "check": "checks",
