@@ -2,11 +2,21 @@
 
 Re-grading the same submission (same student, notebook and content hash) replaces its results in one transaction,
 so parallel graders and repeated runs never duplicate or lose rows.
+
+Times are stored in UTC on every database (`UTCDateTime`: SQLite keeps no offset, so each value is converted to
+UTC before it is written); a notebook that was not handed in has no submission time (`submitted_at` is NULL).
+
+This module is the storage layer: it knows nothing of the features built on it. Feature modules (peer review,
+certificates) declare their tables on `Base` themselves; `aiml_course.schema.all_metadata()` gathers them all,
+and the Alembic migrations under `migrations/` create them, so opening a gradebook needs none of those modules.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +30,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
@@ -33,6 +44,29 @@ from aiml_course.errors import GradebookError
 from aiml_course.grading.engine import NotebookGrade
 
 SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC on every database and read back as an aware UTC datetime.
+
+    SQLite has no time zone type: SQLAlchemy writes the wall time and drops the offset, so 12:00+05:00 would be
+    read back as 12:00 UTC. Converting to UTC first makes both databases hold the same instant. A naive value is
+    taken to be UTC already (the convention of every caller).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -56,8 +90,8 @@ class Submission(Base):
     part: Mapped[str] = mapped_column(String(100), index=True)
     notebook: Mapped[str] = mapped_column(String(200))
     content_sha256: Mapped[str] = mapped_column(String(64))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    graded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None: not handed in
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     earned: Mapped[float] = mapped_column(Float, default=0.0)
     possible: Mapped[float] = mapped_column(Float, default=0.0)
     problem: Mapped[str] = mapped_column(Text, default="")
@@ -87,7 +121,7 @@ class Extension(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
     part: Mapped[str] = mapped_column(String(100))
-    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
     granted_by: Mapped[str] = mapped_column(String(100), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
 
@@ -104,7 +138,7 @@ class Adjustment(Base):
     points: Mapped[float] = mapped_column(Float)          # added to the autograded points (may be negative)
     by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Meta(Base):
@@ -122,22 +156,39 @@ def default_url(root: Path) -> str:
 
 
 class Gradebook:
-    """A facade over the database: open it, record grades, read them back."""
+    """A facade over the database: open it, record grades, read them back.
 
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    `read_only` (or an SQLite file this process may not write) opens it without writing a byte: no migration, no
+    journal change; reading works, writing is a GradebookError. An SQLite file that is not a gradebook, or one
+    made by a newer release, is refused before anything touches it.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        sqlite_path = _sqlite_path(url)
+        if sqlite_path is not None:
+            _check_sqlite_file(sqlite_path)
+            read_only = read_only or _not_writable(sqlite_path)
+            if not read_only:
+                sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         try:
-            self.engine = create_engine(url, future=True)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            migrate(self.engine)
+            if sqlite_path is not None and read_only:
+                self.engine = _read_only_sqlite_engine(sqlite_path)
+            else:
+                self.engine = create_engine(url, future=True)
+                if url.startswith("sqlite"):
+                    event.listen(self.engine, "connect", _sqlite_pragmas)
+            if read_only:
+                _check_current(self.engine, url)
+            else:
+                migrate(self.engine)
         except SQLAlchemyError as exc:
             raise GradebookError(f"cannot open the gradebook at {url}: {exc}{_damage_advice(url, exc)}") from exc
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        with self.session() as s:
-            if s.get(Meta, "schema_version") is None:
-                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+        if not read_only:
+            with self.session() as s:
+                if s.get(Meta, "schema_version") is None:
+                    s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -147,7 +198,8 @@ class Gradebook:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise GradebookError(f"gradebook write failed and was rolled back: {exc}"
+            hint = " (the gradebook was opened read-only)" if self.read_only else ""
+            raise GradebookError(f"gradebook write failed and was rolled back{hint}: {exc}"
                                  f"{_damage_advice(str(self.engine.url), exc)}") from exc
         except BaseException:
             session.rollback()
@@ -165,19 +217,24 @@ class Gradebook:
                 raise
 
     def is_graded(self, student_id: str, part: str, notebook: str, content_sha256: str) -> bool:
+        """Is this content the notebook's current graded submission? Going back to an earlier version (A, B,
+        then A again) is not: A is graded again and becomes the latest."""
         with self.session() as s:
-            sub = s.scalar(select(Submission).where(
+            current = s.scalar(select(Submission).where(
                 Submission.student_id == student_id, Submission.part == part, Submission.notebook == notebook,
-                Submission.content_sha256 == content_sha256))
-            return sub is not None and sub.graded_at is not None
+                Submission.graded_at.is_not(None)).order_by(*_NEWEST_FIRST).limit(1))
+            return current is not None and current.content_sha256 == content_sha256
 
     def record(self, student_id: str, part: str, grade: NotebookGrade, *, content_sha256: str,
-               submitted_at: datetime) -> int:
+               submitted_at: datetime | None) -> int:
         """Store one graded notebook; replaces the results of the same submission if it was graded before.
 
+        `submitted_at` is None for a notebook that was not handed in (it has no time, so it makes nothing late).
         Two graders inserting the same new submission at once: the loser's transaction is rolled back by the
         unique constraint and simply retried, finding the row the winner wrote.
         """
+        if submitted_at is not None and submitted_at.tzinfo is None:
+            raise GradebookError("a submission time needs a time zone")
         for attempt in range(3):
             try:
                 return self._record(student_id, part, grade, content_sha256=content_sha256,
@@ -188,7 +245,7 @@ class Gradebook:
         raise AssertionError("unreachable")
 
     def _record(self, student_id: str, part: str, grade: NotebookGrade, *, content_sha256: str,
-                submitted_at: datetime) -> int:
+                submitted_at: datetime | None) -> int:
         self.ensure_student(student_id)
         with self.session() as s:
             sub = s.scalar(select(Submission).where(
@@ -213,7 +270,8 @@ class Gradebook:
     def latest(self, part: str | None = None, *, student: str | None = None) -> list[dict[str, Any]]:
         """The most recent graded submission per (student, part, notebook), with per-question scores.
 
-        Two queries whatever the size: submissions, then per-question sums done by the database.
+        `submitted_at` is None for a notebook that was not handed in. Two queries whatever the size: submissions,
+        then per-question sums done by the database.
         """
         scope = [Submission.graded_at.is_not(None)]
         if part:
@@ -225,7 +283,7 @@ class Gradebook:
             for r in s.execute(select(Submission.id, Submission.student_id, Submission.part, Submission.notebook,
                                       Submission.submitted_at, Submission.earned, Submission.possible,
                                       Submission.problem).where(*scope)
-                               .order_by(Submission.submitted_at, Submission.id)):
+                               .order_by(*_OLDEST_FIRST)):
                 rows[(r.student_id, r.part, r.notebook)] = r
             sums: dict[int, dict[str, tuple[float, float]]] = {}
             for sid, question, earned, possible in s.execute(
@@ -235,8 +293,9 @@ class Gradebook:
                     .group_by(CaseRow.submission_id, CaseRow.question)):
                 sums.setdefault(sid, {})[question] = (round(earned, 6), round(possible, 6))
         return [{"student": r.student_id, "part": r.part, "notebook": r.notebook,
-                 "submitted_at": _aware(r.submitted_at), "earned": r.earned, "possible": r.possible,
-                 "problem": r.problem, "questions": sums.get(r.id, {})} for r in rows.values()]
+                 "submitted_at": None if r.submitted_at is None else _aware(r.submitted_at), "earned": r.earned,
+                 "possible": r.possible, "problem": r.problem, "questions": sums.get(r.id, {})}
+                for r in rows.values()]
 
     def grant_extension(self, student_id: str, part: str, until: datetime, *, granted_by: str = "",
                         reason: str = "") -> None:
@@ -254,14 +313,20 @@ class Gradebook:
 
     def adjust(self, student_id: str, part: str, notebook: str, question: str, points: float, *, by: str,
                reason: str) -> None:
-        """Add `points` (negative to remove) to one question; every adjustment is kept with who and why."""
+        """Add `points` (negative to remove) to one question; every adjustment is kept with who and why.
+
+        The question is not checked here (the gradebook does not know the course's questions): callers check it
+        against the grading bundles (`aiml_course.adjust.adjust_question`).
+        """
         if not reason.strip():
             raise GradebookError("an adjustment needs a reason (students and other staff will read it)")
+        if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points):
+            raise GradebookError(f"an adjustment needs a finite number of points, got {points!r}")
         with self.session() as s:
             if s.get(Student, student_id) is None:
                 raise GradebookError(f"unknown student {student_id!r}")
             s.add(Adjustment(student_id=student_id, part=part, notebook=notebook, question=question,
-                             points=points, by=by, reason=reason, at=datetime.now(UTC)))
+                             points=float(points), by=by, reason=reason, at=datetime.now(UTC)))
 
     def adjustments(self) -> dict[tuple[str, str, str, str], float]:
         """(student, part, notebook, question) → total points added by staff."""
@@ -282,12 +347,10 @@ class Gradebook:
             return list(s.scalars(select(Student).order_by(Student.id)))
 
 
-def all_metadata() -> Any:
-    """The schema of every table, including the feature modules' own (peer review, certificates)."""
-    import aiml_course.certificates.records
-    import aiml_course.peer_review.store  # noqa: F401  (both register their tables on Base)
-
-    return Base.metadata
+# The order that makes a submission "the latest": handed in later, then graded later (A, B, then A again: the
+# second A is graded last), then inserted later. A notebook not handed in (no time) comes before any handed in.
+_OLDEST_FIRST = (Submission.submitted_at.asc().nulls_first(), Submission.graded_at.asc(), Submission.id.asc())
+_NEWEST_FIRST = (Submission.submitted_at.desc().nulls_last(), Submission.graded_at.desc(), Submission.id.desc())
 
 
 def _alembic_config(connection: Any) -> Any:
@@ -299,19 +362,128 @@ def _alembic_config(connection: Any) -> Any:
     return cfg
 
 
+def known_revisions() -> tuple[set[str], str]:
+    """Every migration this release has, and its newest one (the history never branches)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config(None))
+    (head,) = scripts.get_heads()
+    return {rev.revision for rev in scripts.walk_revisions()}, str(head)
+
+
 def migrate(engine: Any) -> None:
-    """Bring the database to the newest schema with Alembic; a gradebook made before migrations is stamped."""
+    """Bring the database to the newest schema with Alembic.
+
+    Every migration creates only the tables that are missing, so a gradebook made before migrations (by
+    create_all) is adopted as it is. A revision this release does not know (a newer release wrote it) is refused
+    before anything is changed. On SQLite, foreign keys are off while tables are rebuilt (a rebuilt parent table
+    is dropped, and ON DELETE CASCADE would otherwise empty its children).
+    """
     from alembic import command
+
+    is_sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        _refuse_unknown_revision(connection, str(engine.url))
+        connection.rollback()
+        if is_sqlite:  # outside any transaction, where SQLite applies it
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(_alembic_config(connection), "head")
+        finally:
+            if is_sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _refuse_unknown_revision(connection: Any, url: str) -> None:
     from sqlalchemy import inspect
 
-    with engine.begin() as connection:
-        tables = set(inspect(connection).get_table_names())
-        cfg = _alembic_config(connection)
-        if "students" in tables and "alembic_version" not in tables:
-            all_metadata().create_all(connection)  # made by create_all before migrations existed
-            command.stamp(cfg, "head")
-        else:
-            command.upgrade(cfg, "head")
+    if "alembic_version" not in inspect(connection).get_table_names():
+        return
+    revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    known, head = known_revisions()
+    if revision is not None and revision not in known:
+        raise GradebookError(_newer_release(url, revision, head))
+
+
+def _check_current(engine: Any, url: str) -> None:
+    """A read-only gradebook must already be at this release's schema (it cannot be migrated)."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as connection:
+        if "alembic_version" not in inspect(connection).get_table_names():
+            raise GradebookError(f"the gradebook at {url} is read-only and has no schema version: open it once "
+                                 "with write access so it can be brought up to date")
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    known, head = known_revisions()
+    if revision not in known:
+        raise GradebookError(_newer_release(url, str(revision), head))
+    if revision != head:
+        raise GradebookError(f"the gradebook at {url} is read-only and at schema {revision}, older than this "
+                             f"release's {head}: open it once with write access so it can be migrated")
+
+
+def _newer_release(url: str, revision: str, head: str) -> str:
+    return (f"the gradebook at {url} was written by a newer release of aiml_course (schema {revision}; this "
+            f"release knows up to {head}): upgrade aiml_course to open it. The gradebook was left untouched.")
+
+
+# ── SQLite files: checked before opening, read-only when this process may not write ──────────────────────────
+
+OUR_TABLES = {"students", "submissions", "case_results", "gradebook_meta", "alembic_version"}
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file behind an `sqlite:///PATH` URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?")[0])
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse, without changing a byte, a file that is not a gradebook or was written by a newer release.
+
+    Read through a read-only connection: opening it the usual way would already switch its journal to WAL.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # cannot even be read: the normal open reports it
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revision = (connection.execute("SELECT version_num FROM alembic_version").fetchone()
+                    if "alembic_version" in tables else None)
+    except sqlite3.DatabaseError:
+        return  # damaged: the normal open reports it with advice
+    finally:
+        connection.close()
+    if tables and not tables & OUR_TABLES:
+        raise GradebookError(f"{path} is an SQLite database but not a gradebook (its tables: "
+                             f"{', '.join(sorted(tables)[:8])}); it was left untouched. Pass the gradebook's "
+                             "own file with --db, or a new path to start one.")
+    if revision is not None:
+        known, head = known_revisions()
+        if revision[0] not in known:
+            raise GradebookError(_newer_release(f"sqlite:///{path}", str(revision[0]), head))
+
+
+def _not_writable(path: Path) -> bool:
+    """An existing file this process cannot write (or whose folder it cannot write its journal into)."""
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _read_only_sqlite_engine(path: Path) -> Any:
+    """An engine that can only read `path`: `mode=ro`, or `immutable=1` where no WAL is left to replay and the
+    folder cannot hold the shared-memory file a read-only WAL reader needs."""
+    wal_left = Path(f"{path}-wal").is_file()
+    mode = "mode=ro" if wal_left or os.access(path.parent, os.W_OK) else "immutable=1"
+    engine = create_engine(f"sqlite:///file:{path}?{mode}&uri=true", future=True)
+    event.listen(engine, "connect", _sqlite_read_pragmas)
+    return engine
 
 
 def _damage_advice(url: str, exc: SQLAlchemyError) -> str:
@@ -323,7 +495,7 @@ def _damage_advice(url: str, exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", exc))
     if not url.startswith("sqlite:///") or not any(k in text for k in ("malformed", "not a database")):
         return ""
-    path = url.removeprefix("sqlite:///").split("?")[0]
+    path = url.removeprefix("sqlite:///").removeprefix("file:").split("?")[0]
     return (f"\n{path} is damaged (cut short by a crash or a full disk, or not a gradebook); it was left as it is. "
             "Move it aside and restore the latest backup (or salvage rows into a new file with the sqlite3 shell's "
             "`.recover` or `.dump` and pass that file with --db), then run `course grade` again: submissions the "
@@ -340,4 +512,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")      # readers never block the grader
     cur.execute("PRAGMA busy_timeout=30000")    # parallel writers wait instead of failing
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA query_only=ON")
     cur.close()

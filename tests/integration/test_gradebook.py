@@ -184,7 +184,7 @@ def test_migrations_build_exactly_the_models_schema(gradebook: Gradebook) -> Non
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from aiml_course.gradebook import all_metadata
+    from aiml_course.schema import all_metadata
 
     with gradebook.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), all_metadata())
@@ -196,7 +196,7 @@ def test_a_gradebook_from_before_migrations_is_stamped_and_kept(tmp_path: Path) 
     """Is a database made by create_all (no alembic_version) adopted without losing its rows?"""
     from sqlalchemy import create_engine
 
-    from aiml_course.gradebook import all_metadata
+    from aiml_course.schema import all_metadata
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)

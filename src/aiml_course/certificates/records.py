@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, String, Text, inspect, select
+from sqlalchemy import Float, ForeignKey, String, Text, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,7 +29,7 @@ from aiml_course.certificates import store
 from aiml_course.certificates.crypto import CertificateError
 from aiml_course.config import Course
 from aiml_course.errors import GradebookError
-from aiml_course.gradebook import Base, Gradebook, Student
+from aiml_course.gradebook import Base, Gradebook, Student, UTCDateTime
 
 TABLE = "certificates"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"   # the credentials' and the revocation list's timestamps
@@ -41,11 +41,11 @@ class CertificateRecord(Base):
     __tablename__ = TABLE
     id: Mapped[str] = mapped_column(String(100), primary_key=True)        # the credential id, 'urn:uuid:…'
     student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     percent: Mapped[float] = mapped_column(Float)
     parts: Mapped[str] = mapped_column(Text, default="{}")                 # JSON: part id → percent
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_reason: Mapped[str] = mapped_column(Text, default="")
     json_path: Mapped[str] = mapped_column(String(500))                    # relative to the course root
     pdf_path: Mapped[str] = mapped_column(String(500))
@@ -72,7 +72,6 @@ def record_issued(gradebook: Gradebook, *, course: Course, credential: dict[str,
 
 def sync_records(course: Course, gradebook: Gradebook) -> SyncReport:
     """Bring the table up to the files: record unrecorded certificates, copy revocations, report what is wrong."""
-    ensure_table(gradebook)
     report = SyncReport()
     with gradebook.session() as s:
         recorded = {r.id: r for r in s.scalars(select(CertificateRecord))}
@@ -97,14 +96,8 @@ def sync_records(course: Course, gradebook: Gradebook) -> SyncReport:
     return report
 
 
-def ensure_table(gradebook: Gradebook) -> None:
-    """Create the table where migrations have not (a gradebook adopted from before migrations, say)."""
-    CertificateRecord.__table__.create(gradebook.engine, checkfirst=True)  # type: ignore[attr-defined]
-
-
 def _insert(gradebook: Gradebook, row: CertificateRecord) -> bool:
     """Add `row` unless its id is there; a parallel run that added it first is not an error."""
-    ensure_table(gradebook)
     try:
         with gradebook.session() as s:
             if s.get(CertificateRecord, row.id) is not None:

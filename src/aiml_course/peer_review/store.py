@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiml_course.errors import GradebookError
-from aiml_course.gradebook import Base, Gradebook
+from aiml_course.gradebook import Base, Gradebook, UTCDateTime
 from aiml_course.peer_review.assign import PeerReviewError, assign_reviews, make_aliases
 
 
@@ -44,7 +44,6 @@ class Pair:
 
 def load_pairs(gradebook: Gradebook, part: str) -> list[Pair]:
     """The stored assignment for `part`, sorted by reviewer then alias."""
-    Base.metadata.create_all(gradebook.engine)
     with gradebook.session() as s:
         rows = s.scalars(select(PeerAssignment).where(PeerAssignment.part == part))
         pairs = [Pair(r.reviewer, r.author, r.alias, r.seed) for r in rows]
@@ -55,7 +54,6 @@ def replace_pairs(
     gradebook: Gradebook, part: str, assignment: Mapping[str, list[str]], aliases: Mapping[str, str], *, seed: int
 ) -> list[Pair]:
     """Store `assignment` (reviewer -> authors) as the only assignment of `part`, in one transaction."""
-    Base.metadata.create_all(gradebook.engine)
     pairs = [Pair(reviewer, author, aliases[author], seed)
              for reviewer, authors in assignment.items() for author in authors]
     with gradebook.session() as s:
@@ -116,8 +114,8 @@ class PeerReviewRecord(Base):
     scores: Mapped[str] = mapped_column(Text)              # JSON object: rubric item id -> whole points
     total: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,6 @@ class StoreOutcome:
 def store_reviews(gradebook: Gradebook, reviews: Iterable[StoredReview], *,
                   collected_at: datetime | None = None) -> StoreOutcome:
     """Insert or update each review (keyed by part, reviewer, author) in one transaction; never duplicates."""
-    Base.metadata.create_all(gradebook.engine)
     todo = list(reviews)
     when = collected_at or datetime.now(UTC)
     for attempt in range(3):  # a parallel collector inserting the same review first: retry and update it
@@ -183,7 +180,6 @@ def _store(gradebook: Gradebook, reviews: list[StoredReview], when: datetime) ->
 
 def load_reviews(gradebook: Gradebook, part: str, *, author: str | None = None) -> list[StoredReview]:
     """The stored reviews of `part` (only those of `author` if given), by reviewer then alias."""
-    Base.metadata.create_all(gradebook.engine)
     query = select(PeerReviewRecord).where(PeerReviewRecord.part == part)
     if author is not None:
         query = query.where(PeerReviewRecord.author == author)
