@@ -8,6 +8,8 @@
   + SandboxError           the sandbox could not be set up
     - SandboxUnavailable   the backend is not installed or not permitted here
   + GradingError           a submission could not be graded at all (bad path, unknown part)
+    - SubmissionRejected   one submitted file cannot be read safely (a link, not a regular file, too large,
+                           not a notebook): that notebook gets a zero row with the reason, the run goes on
   + GradebookError         the gradebook database is unusable
   + HubError               the hub could not be prepared, started or reached, or an exchange step failed
     - RosterError          a roster file or a roster change is invalid (each bad row named)
@@ -57,6 +59,10 @@ class SandboxUnavailable(SandboxError):
 
 class GradingError(CourseError):
     """A grading request cannot be carried out (unknown part, missing folder)."""
+
+
+class SubmissionRejected(GradingError):
+    """One submitted file cannot be read safely or is not a notebook; its grade is zero with this reason."""
 
 
 class GradebookError(CourseError):
