@@ -1,22 +1,44 @@
 """`course validate`: run each source notebook for real and prove its tests mean something.
 
-For every notebook of a part: the solution runs end to end and scores full marks; the student stub scores zero on
-every autograded case (a case that passes on the stub tests nothing); the references reproduce; release/ and
-autograder/ are exactly what `course build` writes.
+For every notebook of a part: the solution runs end to end (lesson-only cells included) and scores full marks
+when graded (lesson-only cells skipped, as the grader does); the student stub scores zero on every autograded
+case (a case that passes on the stub tests nothing); every mutant (a plausible wrong answer declared with
+`# MUTANT <qid> <name>`) loses at least half of its question's points; the references reproduce; release/ and
+autograder/ are exactly what `course build` writes. The stub, lesson and mutant runs of a notebook run in
+parallel (`SandboxConfig.workers` at once), each in its own sandbox.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from aiml_course.authoring.build import build_notebook, out_of_sync, source_notebooks
-from aiml_course.authoring.render import probe_cells
+from aiml_course.authoring.build import BuildResult, build_notebook, out_of_sync, source_notebooks
+from aiml_course.authoring.parse import Mutant, NotebookSpec
+from aiml_course.authoring.render import dumps_notebook, mutant_source, probe_cells, render
 from aiml_course.config import Course
 from aiml_course.errors import CourseError
-from aiml_course.grading.engine import execute, judge
+from aiml_course.grading.engine import Execution, execute, judge
 from aiml_course.sandbox import Sandbox
+
+MUTANT_MIN_LOSS = 0.5          # a mutant must lose at least this fraction of its question's points
+LESSON_RUN_SKIPS = ("tests", "quiz")  # the end-to-end run: everything a student runs, lesson-only cells included
+
+
+@dataclass(frozen=True)
+class MutantCheck:
+    question: str
+    name: str
+    description: str
+    earned: float              # points of `question` the mutant still scores
+    possible: float
+
+    @property
+    def caught(self) -> bool:
+        return self.possible - self.earned >= MUTANT_MIN_LOSS * self.possible - 1e-9
 
 
 @dataclass
@@ -27,12 +49,17 @@ class NotebookCheck:
     hidden: int = 0
     solution: tuple[float, float] = (0.0, 0.0)
     stub: tuple[float, float] = (0.0, 0.0)
+    mutants: list[MutantCheck] = field(default_factory=list)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def mutants_caught(self) -> int:
+        return sum(1 for m in self.mutants if m.caught)
 
 
 @dataclass
@@ -46,45 +73,88 @@ class ValidationReport:
         return all(n.ok for n in self.notebooks) and not self.sync_problems
 
 
+def mutant_notebook(spec: NotebookSpec, mutant: Mutant) -> str:
+    """The solution notebook with `mutant` in place of its answer cell's body, as the grader would receive it."""
+    return dumps_notebook(render(spec, variant="solution", mutant=mutant))
+
+
+def _mutant_check(bundle: dict, mutant: Mutant, run: Execution) -> MutantCheck:
+    earned, possible = judge(bundle, run).by_question().get(mutant.qid, (0.0, 0.0))
+    return MutantCheck(mutant.qid, mutant.name, mutant.description, earned, possible)
+
+
+def mutant_problem(notebook: str, m: MutantCheck) -> str:
+    return (f"{notebook}: mutant {m.question}/{m.name} ({m.description}) still scores {m.earned:g} of "
+            f"{m.possible:g} points of {m.question}; it must lose at least {MUTANT_MIN_LOSS:.0%}: add a case "
+            "that this wrong answer fails")
+
+
+def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, pool: ThreadPoolExecutor,
+                      built_all: BuildResult) -> NotebookCheck:
+    """Build one notebook, then grade its stub, its end-to-end run and its mutants in `pool`."""
+    check = NotebookCheck(path.stem)
+    start = time.monotonic()
+    try:
+        built = build_notebook(course, part, path, sandbox, use_cache=False)
+    except CourseError as exc:
+        check.problems.append(str(exc))
+        check.seconds = round(time.monotonic() - start, 1)
+        return check
+    built_all.notebooks.append(built)
+    spec = built.spec
+    seconds = sandbox.limits.cell_seconds
+    probes = probe_cells(spec)
+    stub_future = pool.submit(execute, built.release_text, probes, sandbox, cell_seconds=seconds)
+    lesson_future = pool.submit(execute, built.solution_text, [], sandbox, cell_seconds=seconds,
+                                skip_roles=LESSON_RUN_SKIPS)
+    mutant_futures: list[tuple[Mutant, Future[Execution]]] = [
+        (m, pool.submit(execute, mutant_notebook(spec, m), probes, sandbox, cell_seconds=seconds))
+        for m in spec.mutants()]
+    check.questions = len(spec.questions)
+    check.public = sum(1 for c in spec.cases() if not c.hidden)
+    check.hidden = sum(1 for c in spec.cases() if c.hidden)
+    assert built.solution_run is not None  # use_cache=False always runs
+    sol = judge(built.bundle, built.solution_run)  # graded as the grader does: lesson-only cells skipped
+    check.solution = (sol.earned, sol.possible)
+    for c in sol.cases:
+        if c.earned < c.possible:
+            check.problems.append(f"solution loses points on {c.question}/{c.name}: {c.message}")
+    lesson_run = lesson_future.result()
+    if lesson_run.problem:
+        check.problems.append(f"the solution notebook could not be run end to end: {lesson_run.problem}")
+    for error in lesson_run.cell_errors[:3]:
+        check.problems.append(f"the solution notebook raises {error['error'].get('name')} in cell "
+                              f"{error.get('cell')} of the solution render: {error['error'].get('message', '')}")
+    stub_run = stub_future.result()
+    stub = judge(built.bundle, stub_run)
+    check.stub = (stub.earned, stub.possible)
+    if stub_run.problem:
+        check.problems.append(f"the student version could not be graded: {stub_run.problem}")
+    for c in stub.cases:
+        if c.earned > 0:
+            check.problems.append(f"case {c.question}/{c.name} passes on the unanswered stub: it tests nothing")
+    for mutant, future in mutant_futures:
+        result = _mutant_check(built.bundle, mutant, future.result())
+        check.mutants.append(result)
+        if not result.caught:
+            check.problems.append(mutant_problem(spec.stem, result))
+    check.seconds = round(time.monotonic() - start, 1)
+    return check
+
+
 def validate_part(course: Course, part: str, sandbox: Sandbox,
                   progress: Callable[[str], None] | None = None) -> ValidationReport:
-    from aiml_course.authoring.build import BuildResult
-
     report = ValidationReport(part)
     built_all = BuildResult(part)
-    for path in source_notebooks(course, part):
-        if progress:
-            progress(path.name)
-        check = NotebookCheck(path.stem)
-        report.notebooks.append(check)
-        start = time.monotonic()
-        try:
-            built = build_notebook(course, part, path, sandbox, use_cache=False)
-        except CourseError as exc:
-            check.problems.append(str(exc))
-            check.seconds = round(time.monotonic() - start, 1)
-            continue
-        built_all.notebooks.append(built)
-        spec = built.spec
-        check.questions = len(spec.questions)
-        check.public = sum(1 for c in spec.cases() if not c.hidden)
-        check.hidden = sum(1 for c in spec.cases() if c.hidden)
-        assert built.solution_run is not None  # use_cache=False always runs
-        sol = judge(built.bundle, built.solution_run)
-        check.solution = (sol.earned, sol.possible)
-        for c in sol.cases:
-            if c.earned < c.possible:
-                check.problems.append(f"solution loses points on {c.question}/{c.name}: {c.message}")
-        stub_run = execute(built.release_text, probe_cells(spec), sandbox,
-                           cell_seconds=sandbox.limits.cell_seconds)
-        stub = judge(built.bundle, stub_run)
-        check.stub = (stub.earned, stub.possible)
-        if stub_run.problem:
-            check.problems.append(f"the student version could not be graded: {stub_run.problem}")
-        for c in stub.cases:
-            if c.earned > 0:
-                check.problems.append(f"case {c.question}/{c.name} passes on the unanswered stub: it tests nothing")
-        check.seconds = round(time.monotonic() - start, 1)
+    with ThreadPoolExecutor(max_workers=max(1, course.sandbox.workers)) as pool:
+        for path in source_notebooks(course, part):
+            if progress:
+                progress(path.name)
+            report.notebooks.append(validate_notebook(course, part, path, sandbox, pool, built_all))
     if all(n.ok for n in report.notebooks):
         report.sync_problems = out_of_sync(course, built_all)
     return report
+
+
+__all__ = ["MUTANT_MIN_LOSS", "MutantCheck", "NotebookCheck", "ValidationReport", "mutant_notebook",
+           "mutant_problem", "mutant_source", "validate_notebook", "validate_part"]

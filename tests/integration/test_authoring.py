@@ -123,3 +123,125 @@ def test_a_solution_that_raises_is_a_build_error_naming_the_source_cell(mini_cou
     with pytest.raises(AuthoringError, match="ZeroDivisionError") as info:
         build_part(mini_course, PART, sandbox, use_cache=False)
     assert info.value.cell == 14
+
+
+def _cell_number(path: Path, first_line: str) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return next(n for n, c in enumerate(nb.cells, 1) if c.source.split("\n", 1)[0] == first_line)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("# MUTANT q1 Triple!\n# caps\ndef double(x):\n    return 3 * x", "malformed mutant directive"),
+    ("# MUTANT q1\n# no name\ndef double(x):\n    return 3 * x", "malformed mutant directive"),
+    ("# MUTANT q7 triple\n# no such question\ndef double(x):\n    return 3 * x", "no # ANSWER q7 cell before it"),
+    ("# MUTANT q1 triple\ndef double(x):\n    return 3 * x", "second line must be a comment"),
+    ("# MUTANT q1 triple\n# only a comment\n", "no code after its comment"),
+    ("# MUTANT q1 triple\n# does not parse\ndef double(x)\n    return 3 * x", "does not parse"),
+    ("# MUTANT q1 worked-example\n# a second mutant of that name\ndef double(x):\n    return 4", "used twice"),
+])
+def test_mutant_mistakes_name_the_cell_and_question(mini_course: Course, source: str, message: str) -> None:
+    """Does each malformed mutant stop the build naming its cell (and question where it has one)?"""
+    path = _source(mini_course)
+    cell = _cell_number(path, "# MUTANT q1 triple")
+    _edit_cell(path, cell, source)
+    with pytest.raises(AuthoringError, match=message) as info:
+        parse_notebook(path)
+    assert info.value.cell == cell or f"(also cell {cell})" in str(info.value)
+
+
+def test_mutant_before_its_answer_cell_is_refused(mini_course: Course) -> None:
+    """A mutant must follow the # ANSWER cell it replaces: one placed before it is an error."""
+    path = _source(mini_course)
+    _edit_cell(path, 2, "# MUTANT q1 early\n# placed before the answer\ndef double(x):\n    return 3 * x")
+    with pytest.raises(AuthoringError, match="no # ANSWER q1 cell before it"):
+        parse_notebook(path)
+
+
+def test_mutants_parse_and_replace_the_whole_answer_body(mini_course: Course) -> None:
+    """Are the mini course's mutants parsed, and does the mutant render keep only the answer's directive line?"""
+    from aiml_course.validate import mutant_notebook
+
+    spec = parse_notebook(_source(mini_course))
+    assert [(m.qid, m.name) for m in spec.mutants()] == [
+        ("q1", "triple"), ("q1", "worked-example"), ("q2", "no-zero"), ("q2", "one-to-n")]
+    triple = spec.mutants()[0]
+    assert triple.description == "multiplies by three instead of two"
+    nb = nbformat.reads(mutant_notebook(spec, triple), as_version=4)
+    answers = [c.source for c in nb.cells if c.source.startswith("# ANSWER q1")]
+    assert answers == ["# ANSWER q1\n# multiplies by three instead of two\ndef double(x):\n"
+                       "    \"\"\"Return twice x.\"\"\"\n    return 3 * x"]
+    assert not any("MUTANT" in c.source for c in nb.cells)
+
+
+def test_mutants_reach_no_generated_file(mini_course: Course, sandbox: Sandbox) -> None:
+    """Release, checks, bundle and walkthrough hold no mutant directive, description or code."""
+    result = build_part(mini_course, PART, sandbox, use_cache=False)
+    assert set(result.files) >= {f"autograder/{PART}/1.1-mini.bundle.json",
+                                 f"autograder/{PART}/walkthrough/1.1-mini.ipynb"}
+    for rel, text in result.files.items():
+        for secret in ("MUTANT", "multiplies by three instead of two", "return 3 * x", "range(1, n + 1)",
+                       "worked example's answer"):
+            assert secret not in text, (rel, secret)
+
+
+def test_the_build_scan_refuses_a_mutant_in_any_generated_file(mini_course: Course) -> None:
+    """The scan reads the output, not the transform: a walkthrough or bundle holding a mutant's directive, its
+    description or its code is refused, naming the mutant's cell; a lesson line it repeats is not a leak."""
+    from aiml_course.authoring.verify import scan_for_mutants
+
+    path = _source(mini_course)
+    spec = parse_notebook(path)
+    triple = _cell_number(path, "# MUTANT q1 triple")
+    walk = f"autograder/{PART}/walkthrough/1.1-mini.ipynb"
+    clean = (mini_course.root / walk).read_text()
+    scan_for_mutants(spec, {walk: clean})
+    as_cell = json.loads(clean)
+    as_cell["cells"].append({"cell_type": "code", "id": "x", "metadata": {}, "outputs": [], "execution_count": None,
+                             "source": "# the one that multiplies by three instead of two\ndef double(x):\n"
+                                       "    return 3 * x"})
+    with pytest.raises(LeakError, match="would contain a mutant") as info:
+        scan_for_mutants(spec, {walk: json.dumps(as_cell)})
+    assert info.value.cell == triple
+    with pytest.raises(LeakError, match="MUTANT directive"):
+        scan_for_mutants(spec, {walk: clean.replace("Mini notebook", "# MUTANT q1 triple")})
+    bundle = f"autograder/{PART}/1.1-mini.bundle.json"
+    data = json.loads((mini_course.root / bundle).read_text())
+    data["judges"].append("def judge2(got, expected):\n    # squares 1..n instead of 0..n-1\n    return True")
+    with pytest.raises(LeakError, match="would contain a mutant"):
+        scan_for_mutants(spec, {bundle: json.dumps(data)})
+
+
+def test_validate_grades_every_mutant_and_names_a_weak_one(mini_course: Course, sandbox: Sandbox) -> None:
+    """Do the mini course's mutants all lose >= half their question's points, and is one that keeps more than
+    half reported with notebook, question and mutant name (and validate fails)?"""
+    report = validate_part(mini_course, PART, sandbox)
+    check = report.notebooks[0]
+    assert report.ok and check.mutants_caught == len(check.mutants) == 4
+    worked = next(m for m in check.mutants if m.name == "worked-example")
+    assert (worked.earned, worked.possible) == (2, 4)  # exactly half lost: caught
+    path = _source(mini_course)
+    _edit_cell(path, _cell_number(path, "# MUTANT q1 triple"),
+               "# MUTANT q1 float-result\n# returns a float even for integers\ndef double(x):\n"
+               "    return float(x + x)")
+    report = validate_part(mini_course, PART, sandbox)
+    assert not report.ok
+    problem = next(p for p in report.notebooks[0].problems if "float-result" in p)
+    assert problem.startswith("1.1-mini: mutant q1/float-result") and "3 of 4 points of q1" in problem
+
+
+def test_lesson_only_cells_are_released_but_skipped_when_grading(mini_course: Course, sandbox: Sandbox) -> None:
+    """A # LESSON ONLY cell is in the student notebook, is not run by the grader (a lesson cell that raises
+    costs nothing), and validate's end-to-end run still runs it (and reports that it raises)."""
+    from aiml_course.grading.engine import execute, judge
+
+    path = _source(mini_course)
+    lesson = _cell_number(path, "# LESSON ONLY")
+    release = nbformat.read(mini_course.release_dir / PART / "1.1-mini.ipynb", as_version=4)
+    released = [c for c in release.cells if c.source.startswith("# LESSON ONLY")]
+    assert len(released) == 1 and released[0].metadata["aiml"]["role"] == "lesson"
+    _edit_cell(path, lesson, "# LESSON ONLY\nraise RuntimeError('the lesson cell ran')")
+    built = build_part(mini_course, PART, sandbox, use_cache=False).notebooks[0]
+    graded = execute(built.solution_text, built.bundle["probe_cells"], sandbox, cell_seconds=20)
+    assert graded.cell_errors == [] and judge(built.bundle, graded).earned == 8
+    report = validate_part(mini_course, PART, sandbox)
+    assert any("the solution notebook raises RuntimeError" in p for p in report.notebooks[0].problems)

@@ -24,7 +24,7 @@ from aiml_course.authoring.render import (
     public_checks,
     render,
 )
-from aiml_course.authoring.verify import scan_for_leaks
+from aiml_course.authoring.verify import scan_for_leaks, scan_for_mutants
 from aiml_course.config import Course
 from aiml_course.errors import AuthoringError, GradingError
 from aiml_course.grading.engine import RUNNER, Execution, execute
@@ -146,6 +146,7 @@ def build_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, *, u
         f"autograder/{part}/walkthrough/{path.name}": dumps_notebook(render(spec, variant="walkthrough")),
     }
     scan_for_leaks(spec, {k: v for k, v in files.items() if k.startswith("release/")})
+    scan_for_mutants(spec, files)  # mutants reach no generated file: not release/, bundles or walkthroughs
     return BuiltNotebook(spec, files, grading, run, solution_text, release_text)
 
 

@@ -15,6 +15,9 @@ from aiml_notebooks.evidence import CASE_SPEC_KEYS, COMPARE_MODES
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_DIRECTIVE = re.compile(r"^#\s*(ANSWER|TESTS|HIDDEN TESTS|QUIZ|JUDGE)\b[ \t]*(\w*)[ \t]*$")
+MUTANT_DIRECTIVE = re.compile(r"^#\s*MUTANT\b(.*)$")
+MUTANT_LINE = re.compile(r"^#\s*MUTANT[ \t]+([A-Za-z_][A-Za-z0-9_]{0,40})[ \t]+([a-z0-9-]+)[ \t]*$")
+LESSON_ONLY = re.compile(r"^#\s*LESSON ONLY\s*$")
 MD_DIRECTIVE = re.compile(r"^<!--\s*(HINTS|WALKTHROUGH)\s+(\w+)\s*-->\s*$")
 QID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -52,6 +55,18 @@ class QuizItem:
     points: float
 
 
+@dataclass(frozen=True)
+class Mutant:
+    """A plausible wrong answer: `source` replaces the whole body of answer cell `answer_cell` of question `qid`."""
+
+    qid: str
+    name: str
+    cell: int                      # the # MUTANT cell (1-based)
+    answer_cell: int               # the nearest preceding # ANSWER <qid> cell it replaces
+    description: str               # the comment on its second line: the mistake it models, in words
+    source: str                    # the replacement body (everything after the directive line)
+
+
 @dataclass
 class Question:
     qid: str
@@ -60,6 +75,7 @@ class Question:
     cases: list[Case] = field(default_factory=list)
     quiz: tuple[QuizItem, ...] = ()
     hints: int = 0
+    mutants: list[Mutant] = field(default_factory=list)
 
     @property
     def points(self) -> float:
@@ -70,7 +86,7 @@ class Question:
 
 @dataclass(frozen=True)
 class Cell:
-    """A source cell with its role: plain, answer, tests, hidden, quiz, judge, hints, walkthrough."""
+    """A source cell with its role: plain, answer, tests, hidden, quiz, judge, hints, walkthrough, mutant, lesson."""
 
     index: int                     # 1-based, as people count cells
     node: Any                      # the nbformat cell
@@ -95,6 +111,9 @@ class NotebookSpec:
 
     def cases(self) -> list[Case]:
         return [c for q in self.questions.values() for c in q.cases]
+
+    def mutants(self) -> list[Mutant]:
+        return [m for q in self.questions.values() for m in q.mutants]
 
 
 def _source(cell: Any) -> str:
@@ -223,6 +242,37 @@ def parse_quiz(source: str, *, path: Path, cell: int, qid: str) -> tuple[QuizIte
     return tuple(items)
 
 
+def parse_mutant(source: str, cells: list[Cell], *, path: Path, cell: int) -> Mutant:
+    """`# MUTANT <qid> <name>`, a comment saying the mistake, then the code that replaces the answer's body."""
+    lines = source.split("\n")
+    m = MUTANT_LINE.match(lines[0].strip())
+    if m is None:
+        raise AuthoringError(f"malformed mutant directive {lines[0].strip()!r}; write `# MUTANT <qid> <name>` "
+                             "with a name made of a-z, 0-9 and -", notebook=path, cell=cell)
+    qid, name = m.group(1), m.group(2)
+    answer = next((c for c in reversed(cells) if c.role == "answer" and c.qid == qid), None)
+    if answer is None:
+        raise AuthoringError(f"mutant {name}: no # ANSWER {qid} cell before it", notebook=path, cell=cell,
+                             question=qid)
+    second = lines[1].strip() if len(lines) > 1 else ""
+    if not second.startswith("#") or not second.lstrip("#").strip():
+        raise AuthoringError(f"mutant {name}: its second line must be a comment saying which mistake it models",
+                             notebook=path, cell=cell, question=qid)
+    body = "\n".join(lines[1:])
+    if BEGIN in body or END in body:
+        raise AuthoringError(f"mutant {name}: no solution markers in a mutant (it replaces the whole answer body)",
+                             notebook=path, cell=cell, question=qid)
+    try:
+        ast.parse(body)
+    except SyntaxError as exc:
+        raise AuthoringError(f"mutant {name} does not parse: {exc.msg} (line {(exc.lineno or 0) + 1})",
+                             notebook=path, cell=cell, question=qid) from exc
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines[2:]):
+        raise AuthoringError(f"mutant {name} has no code after its comment", notebook=path, cell=cell,
+                             question=qid)
+    return Mutant(qid, name, cell, answer.index, second.lstrip("#").strip(), body)
+
+
 def _question(questions: dict[str, Question], qid: str, kind: str, *, path: Path, cell: int) -> Question:
     q = questions.setdefault(qid, Question(qid, kind))
     if q.kind != kind:
@@ -247,6 +297,16 @@ def parse_notebook(path: Path) -> NotebookSpec:
         src = _source(node)
         first = src.split("\n", 1)[0].strip()
         if node.cell_type == "code":
+            if MUTANT_DIRECTIVE.match(first):
+                mutant = parse_mutant(src, cells, path=path, cell=index)
+                _question(questions, mutant.qid, "code", path=path, cell=index).mutants.append(mutant)
+                cells.append(Cell(index, node, "mutant", mutant.qid))
+                continue
+            if LESSON_ONLY.match(first):
+                if BEGIN in src or END in src:
+                    raise AuthoringError("solution markers in a # LESSON ONLY cell", notebook=path, cell=index)
+                cells.append(Cell(index, node, "lesson"))
+                continue
             m = CODE_DIRECTIVE.match(first)
             if m is None:
                 if BEGIN in src or END in src:
@@ -311,6 +371,13 @@ def _check_consistency(path: Path, questions: dict[str, Question], tests: list[t
         if c.role == "walkthrough" and c.qid not in questions:
             raise AuthoringError(f"walkthrough for unknown question {c.qid}", notebook=path, cell=c.index,
                                  question=c.qid)
+    for q in questions.values():
+        names: dict[str, int] = {}
+        for mutant in q.mutants:
+            if mutant.name in names:
+                raise AuthoringError(f"mutant name {mutant.name} is used twice for {q.qid} (also cell "
+                                     f"{names[mutant.name]})", notebook=path, cell=mutant.cell, question=q.qid)
+            names[mutant.name] = mutant.cell
     for q in questions.values():
         if q.kind == "code" and not q.cases:
             raise AuthoringError("question has no tests: add a # TESTS or # HIDDEN TESTS cell", notebook=path,

@@ -10,7 +10,7 @@ from typing import Any
 
 import nbformat
 
-from aiml_course.authoring.parse import Cell, NotebookSpec, Question
+from aiml_course.authoring.parse import Cell, Mutant, NotebookSpec, Question
 from aiml_notebooks.quiz import LETTERS, answer_hash, lock_explanation
 
 SCHEMA_VERSION = 1
@@ -89,10 +89,19 @@ def _notebook(spec: NotebookSpec, cells: list[Any], **extra: Any) -> Any:
     return nb
 
 
-def render(spec: NotebookSpec, *, variant: str) -> Any:
+def mutant_source(spec: NotebookSpec, mutant: Mutant) -> str:
+    """The answer cell with its body replaced by the mutant's (the answer's directive line is kept)."""
+    answer = next(c for c in spec.cells if c.index == mutant.answer_cell)
+    return f"{answer.solution.split(chr(10), 1)[0]}\n{mutant.source}"
+
+
+def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None) -> Any:
     """variant: 'release' (stubs, no hidden material), 'solution' (what the grader runs for references),
-    or 'walkthrough' (solutions and walkthrough notes for instructors)."""
+    or 'walkthrough' (solutions and walkthrough notes for instructors). With `mutant` (solution variant only),
+    the solution with that mutant's body in place of its answer cell's: what `course validate` grades.
+    Mutant cells themselves never appear in any variant."""
     assert variant in ("release", "solution", "walkthrough")
+    assert mutant is None or variant == "solution"
     out: list[Any] = []
     # the markdown cell introducing a hidden-test or judge cell goes wherever that cell goes
     intro = {a.index for a, b in zip(spec.cells, spec.cells[1:], strict=False) if a.role == "plain"
@@ -102,8 +111,12 @@ def render(spec: NotebookSpec, *, variant: str) -> Any:
             continue
         if cell.role == "plain":
             out.append(_copy(cell, spec))
+        elif cell.role == "lesson":  # demos and heavy lesson cells: shown to students, skipped when grading
+            out.append(_copy(cell, spec, role="lesson"))
         elif cell.role == "answer":
             source = cell.stub if variant == "release" else cell.solution
+            if mutant is not None and mutant.answer_cell == cell.index:
+                source = mutant_source(spec, mutant)
             out.append(_copy(cell, spec, source, role="answer", question=cell.qid))
         elif cell.role == "tests":
             out.append(_tests_cell(cell, spec, with_check=variant != "walkthrough"))
@@ -113,7 +126,7 @@ def render(spec: NotebookSpec, *, variant: str) -> Any:
             out.append(_hints(cell, spec))
         elif cell.role == "walkthrough" and variant == "walkthrough":
             out.append(_copy(cell, spec, str(cell.node.source), role="walkthrough", question=cell.qid))
-        # hidden tests and judges never appear in any notebook a kernel outside the grader runs
+        # hidden tests and judges never appear in any notebook a kernel outside the grader runs; mutants nowhere
     return _notebook(spec, out, variant=variant)
 
 

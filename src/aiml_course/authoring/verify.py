@@ -8,7 +8,8 @@ import re
 from aiml_course.authoring.parse import BEGIN, END, NotebookSpec
 from aiml_course.errors import LeakError
 
-MARKERS = (BEGIN, END, "BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "# JUDGE", "WALKTHROUGH")
+MARKERS = (BEGIN, END, "BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "# JUDGE", "WALKTHROUGH", "# MUTANT")
+MUTANT_MARKER = re.compile(r"#\s*MUTANT\b")
 
 
 def _norm(text: str) -> str:
@@ -69,3 +70,53 @@ def scan_for_leaks(spec: NotebookSpec, files: dict[str, str]) -> None:
             if text in flat:
                 raise LeakError(f"{rel} would contain {what}", notebook=spec.path, cell=cell_index,
                                 question=qid or None)
+
+
+def scan_for_mutants(spec: NotebookSpec, files: dict[str, str]) -> None:
+    """Raise LeakError if any generated file (release, bundle, walkthrough) holds a mutant or its directive.
+
+    A mutant's description (its comment line) and its code count, unless that text also appears outside the
+    mutant cells of the source (a mutant may legitimately repeat a line of the lesson).
+    """
+    mutants = spec.mutants()
+    if not mutants:
+        return
+    elsewhere = _norm("\n".join(str(c.node.source) for c in spec.cells if c.role != "mutant"))
+    secrets: list[tuple[str, int, str]] = []
+    for m in mutants:
+        code = "\n".join(m.source.split("\n")[1:])
+        for text in (m.description, code):
+            normalised = _norm(text)
+            if len(normalised) >= 20 and normalised not in elsewhere:
+                secrets.append((normalised, m.cell, m.qid))
+    for rel, content in files.items():
+        readable = _readable_text(rel, content) if rel.endswith(".ipynb") else content
+        if MUTANT_MARKER.search(readable):
+            raise LeakError(f"{rel} would contain a # MUTANT directive", notebook=spec.path)
+        flat = _norm(readable if rel.endswith(".ipynb") else json_strings(content))
+        for text, cell, qid in secrets:
+            if text in flat:
+                raise LeakError(f"{rel} would contain a mutant", notebook=spec.path, cell=cell, question=qid)
+
+
+def json_strings(content: str) -> str:
+    """Every string inside a JSON file, joined (escaped newlines in probe sources become real ones)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    out: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                out.append(str(k))
+                walk(v)
+
+    walk(data)
+    return "\n".join(out)

@@ -3,6 +3,11 @@
 Only the notebook and the probe sources (functions that call student code) go into the sandbox. Points,
 tolerances, reference values and judges stay in this process. Whatever happens inside — a crash, a timeout, a
 kill, forged or malformed records — the result is a row with zero points and the reason, never an exception.
+
+What comes back is untrusted data: the records file is opened without following links, read up to a cap, parsed
+without NaN constants or unbounded nesting, and every string in it is capped and stripped of control characters
+before it can reach feedback. Hidden cases are reported as passed or failed with their points and the author's
+hint, never with anything the student's code produced while a hidden probe ran.
 """
 
 from __future__ import annotations
@@ -17,14 +22,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiml_course.errors import SubmissionRejected
+from aiml_course.grading.intake import read_regular
 from aiml_course.sandbox import RunResult, Sandbox
-from aiml_notebooks.evidence import EvidenceError, Verdict, compare, decode, describe
+from aiml_course.untrusted import printable
+from aiml_notebooks.evidence import Verdict, compare, decode, describe
 
 logger = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
 MAX_RECORDS_BYTES = 8 * 1024 * 1024
-SKIP_ROLES = ("tests", "quiz")  # public-check and quiz-display cells: feedback only, nothing to grade
+MAX_CELL_ERRORS = 10             # cells whose error is shown; the rest are counted in the problem text
+MAX_ERROR_CHARS = 200            # of one error message written by student code (public cases, cell errors)
+# what the runner may say about a whole run (codes, never free text from inside the sandbox)
+RUNNER_ERRORS = {
+    "records_too_large": "the test results were too large to read",
+    "stopped_during_tests": "your notebook stopped while the tests were running",
+}
+# public-check and quiz-display cells (feedback only, nothing to grade) and `# LESSON ONLY` cells (demos, heavy
+# lesson code: never needed by an exercise, skipped so grading stays fast)
+SKIP_ROLES = ("tests", "quiz", "lesson")
 
 
 @dataclass
@@ -83,8 +100,11 @@ class NotebookGrade:
 
 def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sandbox, *,
             cell_seconds: int, probe_seconds: int | None = None, files: dict[str, bytes] | None = None,
-            keep: Path | None = None) -> Execution:
-    """Run `notebook_text` and then the probes in `sandbox`; read back and validate the records."""
+            keep: Path | None = None, skip_roles: tuple[str, ...] = SKIP_ROLES) -> Execution:
+    """Run `notebook_text` and then the probes in `sandbox`; read back and validate the records.
+
+    Code cells whose `metadata.aiml.role` is in `skip_roles` are not run (course validate runs lesson cells once).
+    """
     job_root = Path(tempfile.mkdtemp(prefix="aiml-job-"))
     try:
         (job_root / "in").mkdir()
@@ -99,7 +119,7 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
             target.write_bytes(data)
         job = {"notebook": "in/notebook.ipynb", "out": "out/records.json", "cell_seconds": cell_seconds,
                # a case may train a model, like a cell: same time limit unless told otherwise
-               "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(SKIP_ROLES),
+               "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(skip_roles),
                "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells]}
         (job_root / "in" / "job.json").write_text(json.dumps(job), encoding="utf-8")
         try:
