@@ -3,11 +3,6 @@
 Only the notebook and the probe sources (functions that call student code) go into the sandbox. Points,
 tolerances, reference values and judges stay in this process. Whatever happens inside — a crash, a timeout, a
 kill, forged or malformed records — the result is a row with zero points and the reason, never an exception.
-
-What comes back is untrusted data: the records file is opened without following links, read up to a cap, parsed
-without NaN constants or unbounded nesting, and every string in it is capped and stripped of control characters
-before it can reach feedback. Hidden cases are reported as passed or failed with their points and the author's
-hint, never with anything the student's code produced while a hidden probe ran.
 """
 
 from __future__ import annotations
@@ -22,23 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiml_course.errors import SubmissionRejected
-from aiml_course.grading.intake import read_regular
 from aiml_course.sandbox import RunResult, Sandbox
-from aiml_course.untrusted import printable
-from aiml_notebooks.evidence import Verdict, compare, decode, describe
+from aiml_notebooks.evidence import EvidenceError, Verdict, compare, decode, describe
 
 logger = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
 MAX_RECORDS_BYTES = 8 * 1024 * 1024
-MAX_CELL_ERRORS = 10             # cells whose error is shown; the rest are counted in the problem text
-MAX_ERROR_CHARS = 200            # of one error message written by student code (public cases, cell errors)
-# what the runner may say about a whole run (codes, never free text from inside the sandbox)
-RUNNER_ERRORS = {
-    "records_too_large": "the test results were too large to read",
-    "stopped_during_tests": "your notebook stopped while the tests were running",
-}
 # public-check and quiz-display cells (feedback only, nothing to grade) and `# LESSON ONLY` cells (demos, heavy
 # lesson code: never needed by an exercise, skipped so grading stays fast)
 SKIP_ROLES = ("tests", "quiz", "lesson")
