@@ -10,11 +10,13 @@ Columns, in order:
   total, total_possible, percent (weighted by each part's weight, 0–100),
   certificate_id (the student's current certificate, 'urn:uuid:…', from the gradebook's `certificates` table:
     the latest one neither revoked nor expired; empty if none).
+
+Lateness comes from the notebooks handed in: a notebook not handed in has no time and scores 0, but makes
+nothing late. Every file is written through `aiml_course.csv_safe` (formula injection neutralised, atomic).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 
 from aiml_course.certificates.records import current_certificate_ids
 from aiml_course.config import Course
+from aiml_course.csv_safe import write_csv
 from aiml_course.gradebook import Gradebook
 
 
@@ -69,8 +72,9 @@ def grade_rows(course: Course, gradebook: Gradebook) -> tuple[list[str], list[di
                 raw += earned
             possible = sum(p for _, p in columns[part.id])
             deadline = max(part.due, extensions.get((student.id, part.id), part.due))
-            lateness = max((s["submitted_at"] - deadline for s in subs), default=timedelta(0))
-            penalty = course.late_policy.penalty(lateness) if subs else 0.0
+            handed_in = [s["submitted_at"] for s in subs if s["submitted_at"] is not None]
+            lateness = max((when - deadline for when in handed_in), default=timedelta(0))
+            penalty = course.late_policy.penalty(lateness) if handed_in else 0.0
             score = raw * (1 - penalty)
             row.update({f"{part.id}:raw": round(raw, 4), f"{part.id}:possible": round(possible, 4),
                         f"{part.id}:deadline": deadline.isoformat(),
@@ -129,11 +133,4 @@ def export_cohorts(course: Course, gradebook: Gradebook, path: Path) -> Path:
 
 
 def _write(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)  # a crash mid-write never leaves half a CSV
-    return path
+    return write_csv(path, columns, rows)

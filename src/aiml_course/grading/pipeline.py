@@ -21,7 +21,7 @@ from aiml_course.config import Course, Limits
 from aiml_course.errors import GradingError
 from aiml_course.gradebook import Gradebook, sha256_bytes
 from aiml_course.grading.engine import Execution, NotebookGrade, execute, judge
-from aiml_course.grading.report import write_report
+from aiml_course.grading.report import report_written, write_report
 from aiml_course.sandbox import Sandbox, make_sandbox
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class SubmissionFile:
     student: str
     notebook: str                  # stem, e.g. "2.1-simplest-neuron"
     path: Path | None              # None: not submitted
-    submitted_at: datetime
+    submitted_at: datetime | None  # None: not submitted (a missing notebook has no time and makes nothing late)
     note: str = ""                 # e.g. a timestamp from the future that was clamped; kept in the grade's problem
 
 
@@ -110,7 +110,7 @@ def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[S
             if path.is_file():
                 found.append(SubmissionFile(student_dir.name, stem, path, *submission_time(folder, path)))
             else:
-                found.append(SubmissionFile(student_dir.name, stem, None, datetime.now(UTC)))
+                found.append(SubmissionFile(student_dir.name, stem, None, None))
     return found
 
 
@@ -219,7 +219,8 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
             summary.unknown.append(sub.student)
         gradebook.ensure_student(sub.student)
         if sub.path is not None and not force and gradebook.is_graded(
-                sub.student, part, sub.notebook, sha256_bytes(sub.path.read_bytes())):
+                sub.student, part, sub.notebook, sha256_bytes(sub.path.read_bytes())) and (
+                reports is None or report_written(reports / sub.student, sub.notebook)):  # a report never written: redo
             summary.skipped += 1
             continue
         todo.append(sub)

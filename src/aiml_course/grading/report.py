@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ from aiml_course.config import Course
 from aiml_course.grading.engine import NotebookGrade
 
 
-def deadline_line(course: Course, part: str, submitted_at: datetime, extension: datetime | None) -> str:
-    """The deadline that applies (with an extension, if any), and what the late policy makes of this submission."""
+def deadline_line(course: Course, part: str, submitted_at: datetime | None, extension: datetime | None) -> str:
+    """The deadline that applies (with an extension, if any), and what the late policy makes of this submission
+    (`submitted_at` None: the notebook was not handed in, so it has no time and is not late)."""
     due = course.part(part).due
     deadline = max(due, extension) if extension else due
     text = f"deadline {deadline:%Y-%m-%d %H:%M %Z}".rstrip()
     if extension and extension > due:
         text += f" (extended from {due:%Y-%m-%d %H:%M %Z})".replace(" )", ")")
+    if submitted_at is None:
+        return text + " · not handed in"
     lateness = submitted_at - deadline
     if lateness <= timedelta(0):
         return text + " · on time"
@@ -33,7 +37,7 @@ def deadline_line(course: Course, part: str, submitted_at: datetime, extension: 
     return text + f" · {late}: the late policy takes {penalty:.0%} of this part's score"
 
 
-def render_html(course: Course, part: str, student: str, grade: NotebookGrade, submitted_at: datetime,
+def render_html(course: Course, part: str, student: str, grade: NotebookGrade, submitted_at: datetime | None,
                 extension: datetime | None = None) -> str:
     e = html.escape
     rows = []
@@ -55,7 +59,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;
 vertical-align:top}}.num{{text-align:right;white-space:nowrap}}.ok td{{color:#155724}}.bad td{{color:#8a1c1c}}
 .problem{{background:#fff3cd;padding:.5rem}}</style></head><body>
 <h1>{e(course.title)}</h1>
-<p><b>{e(part)}</b> · <b>{e(grade.notebook)}</b> · student <b>{e(student)}</b> · submitted {e(submitted_at.isoformat())}</p>
+<p><b>{e(part)}</b> · <b>{e(grade.notebook)}</b> · student <b>{e(student)}</b> · submitted {e(submitted_at.isoformat() if submitted_at else 'never')}</p>
 <p class=deadline>{e(deadline_line(course, part, submitted_at, extension))}</p>
 <p><b>Score: {grade.earned:g} / {grade.possible:g}</b></p>{problem}
 <table>{''.join(rows)}</table>{errors_html}
@@ -107,14 +111,31 @@ def _md(text: str, cell_id: str) -> dict[str, Any]:
 
 
 def write_report(folder: Path, course: Course, part: str, student: str, grade: NotebookGrade,
-                 submitted_at: datetime, submission: dict[str, Any] | None = None,
+                 submitted_at: datetime | None, submission: dict[str, Any] | None = None,
                  extension: datetime | None = None) -> Path:
+    """Write the HTML page, the feedback notebook and, last, the JSON (`report_written` looks for it), each file
+    atomically: a run that dies half-way leaves no half file and no JSON, so the next run writes the report."""
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{grade.notebook}.html"
-    page.write_text(render_html(course, part, student, grade, submitted_at, extension), encoding="utf-8")
-    data = {"student": student, "part": part, "submitted_at": submitted_at.isoformat(), **grade.to_dict()}
-    (folder / f"{grade.notebook}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    _write_atomically(page, render_html(course, part, student, grade, submitted_at, extension))
     if submission is not None:
         nb = feedback_notebook(submission, grade)
-        (folder / f"{grade.notebook}.feedback.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
+        _write_atomically(folder / f"{grade.notebook}.feedback.ipynb", json.dumps(nb, indent=1))
+    data = {"student": student, "part": part, "submitted_at": submitted_at.isoformat() if submitted_at else None,
+            **grade.to_dict()}
+    _write_atomically(folder / f"{grade.notebook}.json", json.dumps(data, indent=1))
     return page
+
+
+def report_written(folder: Path, notebook: str) -> bool:
+    """Was the report of `notebook` in `folder` written to the end (its JSON, written last, is there)?"""
+    return (folder / f"{notebook}.json").is_file()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -11,8 +11,6 @@ Run by the hub (see hub_config/jupyterhub_config.py) as `python -m aiml_course.h
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import signal
@@ -30,6 +28,7 @@ from tornado import ioloop, web
 
 from aiml_course.cli_support import db_url
 from aiml_course.config import Course
+from aiml_course.csv_safe import csv_text
 from aiml_course.gradebook import Gradebook
 from aiml_course.hub.layout import HubLayout
 from aiml_course.hub.roster import Member, load_members
@@ -280,14 +279,11 @@ class ExportCSV(Page):
             raise web.HTTPError(403, f"cohort {cohort!r} is not yours to export")
         columns, rows = grade_rows(self.app.course, self.app.gradebook)
         keep = [cohort] if cohort else allowed
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(r for r in rows if r.get("cohort") in keep)
+        body = csv_text(columns, (r for r in rows if r.get("cohort") in keep))  # formula injection neutralised
         name = f"{self.app.course.id}-grades{'-' + cohort if cohort else ''}.csv"
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="{name}"')
-        self.finish(buf.getvalue())
+        self.finish(body)
 
 
 class Action(Page):

@@ -126,7 +126,8 @@ class _SyncContext:
     def penalty(self, student: str, rows: list[dict[str, Any]]) -> float:
         """The late policy's fraction for the student's latest notebook, as `course export` computes it."""
         deadline = max(self.part.due, self.extensions.get((student, self.part.id), self.part.due))
-        return self.course.late_policy.penalty(max(r["submitted_at"] for r in rows) - deadline)
+        handed_in = [r["submitted_at"] for r in rows if r["submitted_at"] is not None]  # missing: no time
+        return self.course.late_policy.penalty(max(handed_in) - deadline) if handed_in else 0.0
 
 
 def _sync_student(gb: Any, ctx: _SyncContext, layout: HubLayout, student: str, rows: list[dict[str, Any]]) -> None:
@@ -138,7 +139,8 @@ def _sync_student(gb: Any, ctx: _SyncContext, layout: HubLayout, student: str, r
     folder = layout.course_dir / "submitted" / student / ctx.part.id
     stamp = folder / "timestamp.txt"
     when: str | datetime = (stamp.read_text().strip() if stamp.is_file()
-                            else max(r["submitted_at"] for r in rows).astimezone(UTC))
+                            else max((r["submitted_at"] for r in rows if r["submitted_at"] is not None),
+                                     default=datetime.now(UTC)).astimezone(UTC))
     submission = _submission(gb, ctx.part.id, student, when)
     fraction = ctx.penalty(student, rows)
     for row in rows:
