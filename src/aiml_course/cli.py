@@ -191,16 +191,13 @@ def adjust(ctx: click.Context, student: str, part: str, question: str, points: f
     """Change STUDENT's points on one question by hand (kept with who and why; exports include it)."""
     import getpass
 
-    from aiml_course.errors import GradebookError
+    from aiml_course.adjust import adjust_question
     from aiml_course.gradebook import Gradebook
 
     course = course_from(ctx)
     part_id = course.part(part).id
-    notebook, sep, qid = question.partition(":")
-    if not sep or not notebook or not qid:
-        raise GradebookError(f"{question!r}: write the question as NOTEBOOK:QUESTION, e.g. 2.1-simplest-neuron:neuron")
-    Gradebook(db_url(course, db)).adjust(student, part_id, notebook, qid, points, by=getpass.getuser(),
-                                          reason=reason)
+    notebook, qid = adjust_question(course, Gradebook(db_url(course, db)), student, part_id, question, points,
+                                    by=getpass.getuser(), reason=reason)
     click.echo(f"{student}: {part_id}/{notebook}:{qid} {points:+g} points ({reason})")
 
 
