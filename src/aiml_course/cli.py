@@ -80,11 +80,13 @@ def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
         report = validate_part(course, part_id, _sandbox(course, backend, part_id),
                                progress=lambda name: click.echo(f"  running {name}", err=True))
         click.echo(f"\n{part_id}")
-        click.echo(f"  {'notebook':32} {'qs':>3} {'pub':>4} {'hid':>4} {'solution':>12} {'stub':>10} {'time':>7}  ok")
+        click.echo(f"  {'notebook':32} {'qs':>3} {'pub':>4} {'hid':>4} {'solution':>12} {'stub':>10} "
+                   f"{'mutants':>8} {'time':>7}  ok")
         for n in report.notebooks:
+            caught = f"{n.mutants_caught}/{len(n.mutants)}"
             click.echo(f"  {n.notebook:32} {n.questions:>3} {n.public:>4} {n.hidden:>4} "
                        f"{n.solution[0]:>5g}/{n.solution[1]:<6g} {n.stub[0]:>4g}/{n.stub[1]:<5g} "
-                       f"{n.seconds:>6.1f}s  {'yes' if n.ok else 'NO'}")
+                       f"{caught:>8} {n.seconds:>6.1f}s  {'yes' if n.ok else 'NO'}")
             for p in n.problems:
                 click.secho(f"    ✗ {p}", fg="red")
         for p in report.sync_problems:
