@@ -509,3 +509,32 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_a_report_not_written_is_written_on_the_next_run(tmp_path: Path) -> None:
+    """The grade was saved but the process died before the feedback report was written: does the next run (no
+    --force) write it, while a graded submission with its report is still skipped?"""
+    from aiml_course.config import Limits, load_course
+    from aiml_course.grading.pipeline import grade_part
+    from aiml_course.sandbox import LocalSandbox
+    from tests.conftest import MINI
+
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns(".course-cache", "var"))
+    course = load_course(root / "course_config.py")
+    for student in ("ann", "bob"):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        shutil.copy(root / "release" / "part-01-mini" / "1.1-mini.ipynb", tmp_path / "subs" / student)
+    book = Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    box, reports = LocalSandbox(Limits(wall_seconds=60, cell_seconds=20)), tmp_path / "feedback"
+    first = grade_part(course, "part-01-mini", tmp_path / "subs", gradebook=book, sandbox=box, reports=reports,
+                       show_progress=False)
+    assert len(first.graded) == 2
+    (reports / "ann" / "1.1-mini.json").unlink()  # as if the grader died between the grade and its report
+    (reports / "ann" / "1.1-mini.html").unlink()
+    again = grade_part(course, "part-01-mini", tmp_path / "subs", gradebook=book, sandbox=box, reports=reports,
+                       show_progress=False)
+    assert [s for s, _ in again.graded] == ["ann"] and again.skipped == 1
+    assert json.loads((reports / "ann" / "1.1-mini.json").read_text())["student"] == "ann"
+    assert (reports / "ann" / "1.1-mini.html").is_file()
+    assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")]
