@@ -31,9 +31,9 @@ COURSE = Course(
              due=datetime(2026, 3, 27, 23, 59, tzinfo=UTC), weight=1.5),
     ),
     sandbox=SandboxConfig(
-        backend="bwrap",                 # bubblewrap + cgroups; "docker" on hosts with a daemon; "none" = unsafe
+        backend="auto",                  # warm fork server, else bubblewrap; "docker" with a daemon; "none" = unsafe
         limits=Limits(memory_mb=2048, pids=256, cpus=1.0, wall_seconds=600, cell_seconds=120, output_mb=64),
-        workers=2,
+        workers=None,                    # None: one per core, as many as fit in memory at memory_mb each
     ),
     late_policy=LatePolicy(grace=timedelta(minutes=15), penalty_per_day=0.10, max_penalty=0.50,
                            cutoff=timedelta(days=7)),

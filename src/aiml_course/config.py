@@ -16,7 +16,7 @@ from typing import Any
 from aiml_course.errors import ConfigError
 
 PART_ID = re.compile(r"^part-\d{2}-[a-z0-9-]+$")
-BACKENDS = ("bwrap", "forkserver", "docker", "none")
+BACKENDS = ("auto", "forkserver", "bwrap", "docker", "none")
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,23 @@ class Limits:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Which isolation backend runs student notebooks, and with what limits."""
+    """Which isolation backend runs student notebooks, and with what limits.
 
-    backend: str = "bwrap"
+    backend "auto" (the default): the warm fork server wherever it can run (root, namespaces), else bwrap (said
+    once). workers None (the default): one per usable core, as many as fit in memory at `limits.memory_mb` each
+    (aiml_course.machine.default_workers); resolved when the config is loaded."""
+
+    backend: str = "auto"
     limits: Limits = field(default_factory=Limits)
-    workers: int = 2             # notebooks graded at once on this machine
+    workers: int | None = None   # notebooks graded at once on this machine; None = from cores and memory
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"SandboxConfig.backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.workers is None:  # resolved here, on the machine that grades
+            from aiml_course.machine import default_workers
+
+            object.__setattr__(self, "workers", default_workers(self.limits.memory_mb))
         if self.workers < 1:
             raise ConfigError("SandboxConfig.workers must be at least 1")
 

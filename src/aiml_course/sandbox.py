@@ -5,27 +5,44 @@ Backends:
   dropping to uid 65534 with no capabilities inside; cgroups (v1 or v2) for memory, pids and CPU; rlimits for
   CPU time and file size; a wall-clock kill from outside. Only /usr, a few /etc files, the Python environment and
   the job folder are visible.
+* `forkserver` — the same isolation built by a warm, long-lived fork server (aiml_course.forkserver) that has
+  imported numpy, torch and Lightning once and is shared by every grading process of the machine.
+* `auto` (the default) — `forkserver` wherever it can run (root, namespaces), else `bwrap`, said once.
+* `docker` — one fresh container per run.
 * `none` — a plain subprocess with rlimits and the wall-clock kill: NO isolation; for trusted instructor code or
   machines without bubblewrap, and always announced as unsafe.
+
+Job folders live under a root-only parent (`new_job_root()`); what a killed grader left behind (job mounts,
+cgroups, their processes) is reclaimed when the next one starts, and a grader removes its own on exit.
 
 Verdicts about limits are read from the kernel's accounting (cgroup files, wait status), never from the program.
 """
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import hashlib
+import json
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiml_course.config import Limits
 from aiml_course.errors import SandboxError, SandboxUnavailable
@@ -34,7 +51,12 @@ logger = logging.getLogger(__name__)
 
 NOBODY = 65534
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "aiml-grading"
 INSIDE_ROOT = "/job"
+PRIVATE_ROOT = Path("/var/lib/aiml-grading")   # root-only (0700): job folders, the fork server's socket
+WARM_IDLE_SECONDS = 900                        # a fork server with no client this long exits
+SERVER_START_SECONDS = 240                     # importing torch + Lightning on a busy machine
+_OWNER = re.compile(r"-o(\d+)t(\d+)-[0-9a-f]{8}$")
 
 
 @dataclass(frozen=True)
@@ -72,11 +94,131 @@ class RunResult:
         return ""
 
 
+def _start_time(pid: int) -> int | None:
+    """The kernel's start time of process `pid` (clock ticks since boot), or None if it does not exist."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat_line.rsplit(")", 1)[1].split()[19])
+
+
+def owner_tag() -> str:
+    """This process, named so that a later grader can tell whether it is still alive: o<pid>t<start time>."""
+    return f"o{os.getpid()}t{_start_time(os.getpid())}"
+
+
+def _owner_alive(tag: str) -> bool:
+    match = re.fullmatch(r"o(\d+)t(\d+)", tag)
+    return match is not None and _start_time(int(match[1])) == int(match[2])
+
+
+def private_root() -> Path:
+    """A folder only this user can enter (root: /var/lib/aiml-grading), created 0700 and checked, never followed."""
+    base = PRIVATE_ROOT if os.geteuid() == 0 else Path(tempfile.gettempdir()) / f"aiml-grading-{os.geteuid()}"
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise SandboxUnavailable(f"{base} is not a folder of this user's: refusing to put grading jobs there")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(base, 0o700)
+    return base
+
+
+_cleanup_lock = threading.Lock()
+_reclaimed = False
+
+
+def _jobs_parent() -> Path:
+    """This process's folder of job folders (reclaiming what dead graders left behind, once per process)."""
+    global _reclaimed
+    with _cleanup_lock:
+        if not _reclaimed:
+            _reclaimed = True
+            reclaim_leftovers()
+            atexit.register(_remove_own_jobs)
+        jobs = private_root() / "jobs"
+        jobs.mkdir(mode=0o700, exist_ok=True)
+        parent = jobs / owner_tag()
+        parent.mkdir(mode=0o700, exist_ok=True)
+        return parent
+
+
+def new_job_root() -> Path:
+    """A fresh, empty job folder, 0700, owned by this user, under a root-only parent: no other user can list or
+    read a submission, its data files or job.json while it is graded (the sandbox sees it only through mounts)."""
+    return Path(tempfile.mkdtemp(prefix="aiml-job-", dir=_jobs_parent()))
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    """Mount points at or below `folder`, deepest first (from /proc/self/mountinfo)."""
+    prefix = str(folder)
+    found = []
+    try:
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = line.split()[4].replace("\\040", " ")
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def _remove_tree(folder: Path) -> None:
+    for point in _mounts_under(folder):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_own_jobs() -> None:
+    """At exit: this process's job folders (and their mounts) and cgroups go with it."""
+    _remove_tree(private_root() / "jobs" / owner_tag())
+    _remove_cgroups(lambda tag: tag == owner_tag())
+
+
+def _remove_cgroups(should_remove: Callable[[str], bool], names: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Kill the processes of, and remove, every grading cgroup (in every controller's hierarchy) whose owner tag
+    `should_remove` accepts or whose name is in `names`."""
+    hierarchies = [CGROUP_ROOT] + ([d for d in CGROUP_ROOT.iterdir() if d.is_dir()] if CGROUP_ROOT.is_dir() else [])
+    for hierarchy in hierarchies:
+        parent = hierarchy / CGROUP_PARENT
+        if not parent.is_dir():
+            continue
+        for group in parent.iterdir():
+            match = _OWNER.search(group.name)
+            if not group.is_dir() or not (group.name in names or
+                                          (match is not None and should_remove(f"o{match[1]}t{match[2]}"))):
+                continue
+            for child in [c for c in group.iterdir() if c.is_dir()]:  # e.g. a container docker left inside
+                _kill_and_remove(child)
+            _kill_and_remove(group)
+
+
+def _kill_and_remove(group: Path) -> None:
+    stale = Cgroup.__new__(Cgroup)
+    stale.paths, stale.v2 = {"pids": group, "memory": group}, False
+    stale.kill_all()
+    stale.remove()
+
+
+def reclaim_leftovers() -> None:
+    """Remove what graders that died without cleaning up left behind: their job folders (unmounting the
+    size-limited tmpfs mounts first), their cgroups and any process still inside them. Live graders' are kept."""
+    jobs = private_root() / "jobs"
+    if jobs.is_dir():
+        for owner in jobs.iterdir():
+            if not _owner_alive(owner.name):
+                logger.info("removing job folders left by a grader that died: %s", owner)
+                _remove_tree(owner)
+    if os.geteuid() == 0:
+        _remove_cgroups(lambda tag: not _owner_alive(tag))
+
+
 class Cgroup:
     """A cgroup (v1 hierarchies or a v2 leaf) under `parent` with memory, pids and CPU limits, or nothing if not
     writable. Per grading run here; per user server on the hub (aiml_course.hub.spawner)."""
 
-    def __init__(self, name: str, limits: Limits, *, parent: str = "aiml-grading") -> None:
+    def __init__(self, name: str, limits: Limits, *, parent: str = CGROUP_PARENT) -> None:
         self.paths: dict[str, Path] = {}
         self.v2 = (CGROUP_ROOT / "cgroup.controllers").is_file()
         try:
@@ -194,8 +336,13 @@ def _tail(path: Path, limit: int = 8000) -> str:
         return ""
 
 
+def _cgroup_name(job_root: Path) -> str:
+    """Named after the job and its grader, so that a later grader can remove it if this one dies."""
+    return f"{job_root.name}-{owner_tag()}-{uuid.uuid4().hex[:8]}"
+
+
 class Sandbox:
-    """Runs `python <runner> <job.json>` for a job folder laid out as in/ (read-only), work/ and out/."""
+    """Runs `python <script> <args>` for a job folder laid out as in/ (read-only), work/ and out/."""
 
     name = "base"
     isolated = False
@@ -204,7 +351,12 @@ class Sandbox:
         self.limits = limits
         self.python = python or sys.executable
 
-    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
+    def new_job_root(self) -> Path:
+        """A fresh job folder for this sandbox, private to this user (see `new_job_root`)."""
+        return new_job_root()
+
+    def _command(self, job_root: Path, script: Path, script_args: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        """The command line and the file descriptors it needs passed on."""
         raise NotImplementedError
 
     def _env(self, job_root: Path) -> dict[str, str]:
@@ -213,6 +365,16 @@ class Sandbox:
                 "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1",
                 "AIML_HEADLESS": "1", "AIML_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                 "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
+
+    def _inside(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
+        """`script` and its arguments as the sandbox sees them. A script that lives outside the job (the notebook
+        runner) is copied into in/ first: the sandbox's command line never shows where the grader's code lives."""
+        if not Path(script).resolve().is_relative_to(job_root.resolve()):
+            staged = job_root / "in" / Path(script).name
+            shutil.copyfile(script, staged)
+            os.chmod(staged, 0o644)
+            script = staged
+        return [a.replace(str(job_root), INSIDE_ROOT) for a in (str(script), *script_args)]
 
     def prepare(self, job_root: Path) -> None:
         """Give the unprivileged sandbox user the folders it may write."""
@@ -228,7 +390,7 @@ class Sandbox:
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
         """Run `script` with `script_args` for the job in `job_root`, under the limits."""
         self.prepare(job_root)
-        cgroup = Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
+        cgroup = Cgroup(_cgroup_name(job_root), self.limits)
         limits = self.limits
         out_path, err_path = job_root / "sandbox.stdout", job_root / "sandbox.stderr"
 
@@ -243,23 +405,30 @@ class Sandbox:
                 mem = limits.memory_mb * 2**20 * 4  # virtual size runs far above resident size for torch
                 resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 
-        argv = self._argv(job_root, script, script_args)
+        argv, fds = self._command(job_root, script, script_args)
         start = time.monotonic()
         timed_out = False
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=self._env(job_root), cwd=job_root / "work", preexec_fn=in_child,
-                                    start_new_session=True)
-            try:
-                proc.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+        try:
+            with out_path.open("wb") as out, err_path.open("wb") as err:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=fds,
+                                        env=self._env(job_root), cwd=job_root / "work", preexec_fn=in_child,
+                                        start_new_session=True)
+                for fd in fds:
+                    os.close(fd)
+                fds = ()
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                cgroup.kill_all()
-                proc.wait()
+                    proc.wait(timeout=limits.wall_seconds)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    cgroup.kill_all()
+                    proc.wait()
+        finally:
+            for fd in fds:
+                os.close(fd)
         wall = time.monotonic() - start
         cgroup.kill_all()  # leftovers (double forks) never outlive the run
         rc = proc.returncode
@@ -281,8 +450,8 @@ class LocalSandbox(Sandbox):
     name = "none"
     isolated = False
 
-    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
-        return [self.python, str(script), *script_args]
+    def _command(self, job_root: Path, script: Path, script_args: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        return [self.python, str(script), *script_args], ()
 
     def _env(self, job_root: Path) -> dict[str, str]:
         env = super()._env(job_root)
@@ -316,7 +485,8 @@ class BwrapSandbox(Sandbox):
             if not os.path.ismount(folder):  # a size-limited tmpfs: filling it cannot fill the host's disk
                 subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}m,mode=0755,nosuid,nodev",
                                 "tmpfs", str(folder)], check=True, capture_output=True)
-        os.chmod(job_root, 0o755)
+        # job_root itself stays as created (0700 under a root-only parent): the sandbox reaches in/, work/ and
+        # out/ through mounts made as root, and no other user of the machine reaches them at all
         for sub in ("work", "out"):
             for dirpath, _dirs, files in os.walk(job_root / sub):
                 os.chown(dirpath, NOBODY, NOBODY)
@@ -350,9 +520,10 @@ class BwrapSandbox(Sandbox):
             kept.append(r)
         return kept
 
-    def _argv(self, job_root: Path, script: Path, script_args: list[str]) -> list[str]:
-        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try",
+    def _options(self, job_root: Path) -> list[str]:
+        """bubblewrap's options: handed over through a file descriptor (`--args`), so that the sandbox's PID 1,
+        whose command line any process inside can read, shows none of the host paths bound into it."""
+        argv = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
                 "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]
         for etc in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", "/etc/fonts", "/etc/ssl",
@@ -374,11 +545,26 @@ class BwrapSandbox(Sandbox):
                  "--clearenv"]
         for key, value in self._env(job_root).items():
             argv += ["--setenv", key, value]
-        argv += ["--remount-ro", "/",
-                 self.setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
-                 "--bounding-set=-all", "--no-new-privs",
-                 self.python, *[a.replace(str(job_root), INSIDE_ROOT) for a in (str(script), *script_args)]]
-        return argv
+        return [*argv, "--remount-ro", "/"]
+
+    def _command(self, job_root: Path, script: Path, script_args: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        assert self.bwrap is not None and self.setpriv is not None
+        inside = self._inside(job_root, script, script_args)
+        read_end, write_end = os.pipe()
+        data = b"".join(o.encode() + b"\0" for o in self._options(job_root))
+        if len(data) > 60000:  # more than a pipe holds without a reader: go through a file instead
+            os.close(read_end)
+            os.close(write_end)
+            options = job_root / "bwrap.options"
+            options.write_bytes(data)
+            read_end = os.open(options, os.O_RDONLY)
+        else:
+            os.write(write_end, data)
+            os.close(write_end)
+        # `python` found through PATH (the environment's bin folder comes first), not by its host path
+        return ([self.bwrap, "--args", str(read_end), self.setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+                 Path(self.python).name, *inside], (read_end,))
 
     def _env(self, job_root: Path) -> dict[str, str]:
         env = super()._env(job_root)
@@ -386,96 +572,180 @@ class BwrapSandbox(Sandbox):
         return env
 
 
-class ForkServerSandbox(BwrapSandbox):
-    """The bwrap backend's isolation, built by a fork server that has imported numpy, torch and Lightning once.
+_code_keys: dict[str, str] = {}
 
-    One server per grading thread; each notebook runs in a freshly forked child with its own namespaces,
-    cgroup and uid, so the imports cost nothing per submission (see aiml_course.grading.forkserver).
+
+def _code_key(python: str) -> str:
+    """Names the fork server for this Python and this exact version of the code it preloads (the server module and
+    the student library): a server started before that code changed is never used again (it exits when idle)."""
+    if python not in _code_keys:
+        import aiml_notebooks
+
+        digest = hashlib.sha256(os.path.realpath(python).encode() + python.encode())
+        files = [Path(__file__).with_name("forkserver.py"),
+                 *sorted(Path(aiml_notebooks.__file__).resolve().parent.rglob("*.py"))]
+        for path in files:
+            info = path.stat()
+            digest.update(f"{path}:{info.st_mtime_ns}:{info.st_size};".encode())
+        _code_keys[python] = digest.hexdigest()[:20]
+    return _code_keys[python]
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+def connect_warm_server(python: str, env: dict[str, str], *, idle_seconds: float = WARM_IDLE_SECONDS,
+                        name: str = "") -> socket.socket:
+    """A connection to this machine's warm fork server for `python`, started now if none is running.
+
+    The server is shared by every grading process (course grade, validate, build, the hub's collect): it pays the
+    torch + Lightning imports once and exits after `idle_seconds` without clients. It starts from `env` only —
+    the environment sandboxed programs get — and its socket sits in a root-only folder, mode 0600.
+    """
+    folder = private_root() / "forkserver"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    key = _code_key(python) + (f"-{name}" if name else "")
+    path = folder / f"{key}.sock"
+    conn = _connect(path)
+    if conn is not None:
+        return conn
+    with open(folder / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one grader starts it; the others wait and then connect
+        conn = _connect(path)
+        if conn is not None:
+            return conn
+        logger.info("starting the warm grading server (imports numpy, torch, Lightning once)")
+        config = {"socket": str(path), "idle_seconds": idle_seconds, "private_dir": str(folder)}
+        try:
+            proc = subprocess.Popen(["python", "-m", "aiml_course.forkserver"], executable=python, env=env, cwd="/",
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise SandboxUnavailable(f"the warm grading server could not be started: {exc}") from exc
+        try:
+            out, err = proc.communicate(json.dumps(config).encode() + b"\n", timeout=SERVER_START_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise SandboxUnavailable(f"the warm grading server did not start in {SERVER_START_SECONDS} s") from None
+        conn = _connect(path)
+        if proc.returncode != 0 or conn is None:
+            raise SandboxUnavailable("the warm grading server did not start: "
+                                     + (err or out).decode(errors="replace").strip()[-500:])
+        return conn
+
+
+class ForkServerSandbox(BwrapSandbox):
+    """The bwrap backend's isolation, built by the machine's warm fork server (aiml_course.forkserver), which has
+    imported numpy, torch and Lightning once: each notebook runs in a freshly forked child with its own
+    namespaces, cgroup and uid, so the imports cost nothing per submission.
+
+    Each grading thread holds one connection to the server (served by its own forked handler); the server is
+    shared by every grading process of the machine and outlives this object until it has been idle for
+    `idle_seconds`. With a `fallback`, a server that cannot start hands its work to that sandbox (said once).
+    `server_name` asks for a server of its own instead of the machine's shared one (tests).
     """
 
     name = "forkserver"
     isolated = True
 
-    def __init__(self, limits: Limits, *, python: str | None = None) -> None:
+    def __init__(self, limits: Limits, *, python: str | None = None, idle_seconds: float = WARM_IDLE_SECONDS,
+                 fallback: Sandbox | None = None, server_name: str = "") -> None:
         Sandbox.__init__(self, limits, python=python)
+        self.server_name = server_name
         if os.geteuid() != 0:
             raise SandboxUnavailable("the forkserver backend needs root (it builds namespaces itself)")
         self.extra_ro: tuple[Path, ...] = ()
+        self.idle_seconds = idle_seconds
+        self.fallback = fallback
         self._local = threading.local()
-        self._servers: list[subprocess.Popen[str]] = []
+        self._lock = threading.Lock()
+        self._connections: list[socket.socket] = []
 
-    def _server(self) -> subprocess.Popen[str]:
-        proc = getattr(self._local, "server", None)
-        if proc is not None and proc.poll() is None:
-            return proc
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIML_", "JUPYTER"))}
-        env.update({"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
-        proc = subprocess.Popen([self.python, "-m", "aiml_course.grading.forkserver"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-                                start_new_session=True)
-        ready = self._read_line(proc, 180)
-        if not ready.get("ready"):
-            proc.kill()
-            raise SandboxUnavailable(f"the fork server did not start: {ready}")
-        self._local.server = proc
-        self._servers.append(proc)
-        return proc
+    def _connection(self) -> tuple[socket.socket, Any]:
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            return held
+        conn = connect_warm_server(self.python, self._env(Path(INSIDE_ROOT)), idle_seconds=self.idle_seconds,
+                                   name=self.server_name)
+        held = (conn, conn.makefile("rb"))
+        self._local.held = held
+        with self._lock:
+            self._connections.append(conn)
+        return held
 
-    @staticmethod
-    def _read_line(proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
-        import json
-        import select
+    def _drop_connection(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            held[1].close()
+            held[0].close()
 
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        line = proc.stdout.readline() if ready else ""
-        try:
-            return dict(json.loads(line)) if line else {"error": "no answer from the fork server"}
-        except ValueError:
-            return {"error": f"unreadable answer from the fork server: {line[:200]!r}"}
+    def warm_up(self) -> None:
+        """Start (or reach) the warm server now, e.g. when the hub starts, instead of at the first notebook."""
+        self._connection()
 
     def close(self) -> None:
-        for proc in self._servers:
-            proc.kill()
-            proc.wait()
-        self._servers.clear()
+        """Close this grader's connections. The server lives on for the next grader until it is idle."""
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
 
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
-        import json
-
-        from aiml_course.grading.engine import RUNNER
-
+        if self.fallback is not None and getattr(self, "_using_fallback", False):
+            return self.fallback.run(job_root, script, script_args)
+        try:
+            conn, reader = self._connection()
+        except SandboxUnavailable as exc:
+            if self.fallback is None:
+                raise
+            _notice_once(f"{exc}; grading with the {self.fallback.name} backend instead (slower)")
+            self._using_fallback = True
+            return self.fallback.run(job_root, script, script_args)
         self.prepare(job_root)
         (job_root / "root").mkdir(exist_ok=True)
-        cgroup = Cgroup(f"{job_root.name}-{uuid.uuid4().hex[:8]}", self.limits)
+        inside = self._inside(job_root, script, script_args)
+        cgroup = Cgroup(_cgroup_name(job_root), self.limits)
         limits = self.limits
-        env = self._env(job_root)
         request = {
             "job_root": str(job_root), "root": str(job_root / "root"),
             "ro_paths": [str(p) for p in self._python_roots()],
             "cgroup_procs": [str(p / "cgroup.procs") for p in dict.fromkeys(cgroup.paths.values())],
             "limits": {"cpu_seconds": limits.wall_seconds, "fsize": limits.output_mb * 2**20,
                        "wall_seconds": limits.wall_seconds},
-            "env": env,
+            "env": self._env(job_root), "script": inside[0], "args": inside[1:],
         }
-        if script.resolve() != RUNNER.resolve():
-            request["script"] = str(script).replace(str(job_root), INSIDE_ROOT)
-            request["args"] = [a.replace(str(job_root), INSIDE_ROOT) for a in script_args]
-        server = self._server()
-        assert server.stdin is not None
-        server.stdin.write(json.dumps(request) + "\n")
-        server.stdin.flush()
-        reply = self._read_line(server, limits.wall_seconds + 60)
-        cgroup.kill_all()
-        if "exit" not in reply:
-            server.kill()
-            raise SandboxError(f"fork server failed: {reply.get('error')}")
-        rc = int(reply["exit"])  # type: ignore[arg-type]
+        try:
+            conn.settimeout(limits.wall_seconds + 60)
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            line = reader.readline()
+            reply = json.loads(line) if line else {"error": "the fork server closed the connection"}
+        except (OSError, ValueError) as exc:
+            reply = {"error": f"no answer from the fork server ({type(exc).__name__})"}
+        finally:
+            cgroup.kill_all()
+        if not isinstance(reply, dict) or "exit" not in reply:
+            self._drop_connection()
+            cgroup.remove()
+            raise SandboxError(f"fork server failed: {reply.get('error') if isinstance(reply, dict) else reply}")
+        rc = int(reply["exit"])
         sig = -rc if rc < 0 else (rc - 128 if 128 < rc <= 192 else None)
         result = RunResult(
             exit_code=rc if sig is None else None, signal=sig, timed_out=bool(reply["timed_out"]),
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(),
-            wall_seconds=float(reply["wall"]), max_memory_mb=cgroup.max_memory_mb(),  # type: ignore[arg-type]
+            wall_seconds=float(reply["wall"]), max_memory_mb=cgroup.max_memory_mb(),
             stdout=_tail(job_root / "sandbox.stdout"), stderr=_tail(job_root / "sandbox.stderr"),
             output_truncated=_truncated(job_root, limits))
         cgroup.remove()
@@ -508,27 +778,45 @@ class DockerSandbox(BwrapSandbox):
     def _docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.docker, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
 
+    def _cgroup_driver(self) -> str:
+        if not hasattr(self, "_driver"):
+            self._driver = self._docker("info", "-f", "{{.CgroupDriver}}").stdout.strip()
+        return self._driver
+
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
         self.prepare(job_root)
         limits = self.limits
+        # the container's cgroup goes under one of ours (cgroupfs driver), which holds the pids and memory limits:
+        # docker removes its own cgroup when the container stops, ours keeps the pids events and the peak memory
+        cgroup = Cgroup(_cgroup_name(job_root), limits) if self._cgroup_driver() == "cgroupfs" else None
+        if cgroup is not None and not cgroup.active:
+            cgroup = None
         # --init: a tiny PID 1 reaps, so the notebook is not PID 1 (which ignores even its own SIGKILL)
         argv = ["run", "-d", "--init", "--network", "none", "--memory", f"{limits.memory_mb}m",
-                "--memory-swap", f"{limits.memory_mb}m", "--pids-limit", str(limits.pids),
+                "--memory-swap", f"{limits.memory_mb}m",
                 "--cpus", str(limits.cpus), "--user", f"{NOBODY}:{NOBODY}", "--read-only",
                 "--tmpfs", "/tmp:rw,size=512m,mode=1777", "--cap-drop", "ALL",
                 "--security-opt", "no-new-privileges", "--ulimit", "core=0",
                 "--ulimit", f"fsize={limits.output_mb * 2**20}", "--ulimit", f"cpu={limits.wall_seconds}",
+                # what the daemon keeps of stdout/stderr is capped, and so is what we read back (_capped_logs)
+                "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "max-file=1",
                 "--hostname", "sandbox", "-w", f"{INSIDE_ROOT}/work"]
+        if cgroup is not None:  # the pids limit is ours alone, so a hit is counted where we can still read it
+            argv += ["--cgroup-parent", "/" + str(cgroup.paths["pids"].relative_to(CGROUP_ROOT / "pids"))]
+        else:
+            argv += ["--pids-limit", str(limits.pids)]
         for root in self._python_roots():
             argv += ["-v", f"{root}:{root}:ro"]
         argv += ["-v", f"{job_root / 'in'}:{INSIDE_ROOT}/in:ro", "-v", f"{job_root / 'work'}:{INSIDE_ROOT}/work",
                  "-v", f"{job_root / 'out'}:{INSIDE_ROOT}/out"]
         for key, value in self._env(job_root).items():
             argv += ["-e", f"{key}={value}"]
-        inside = [a.replace(str(job_root), INSIDE_ROOT) for a in (str(script), *script_args)]
+        inside = self._inside(job_root, script, script_args)
         start = time.monotonic()
-        created = self._docker(*argv, self.IMAGE, self.python, *inside)
+        created = self._docker(*argv, self.IMAGE, Path(self.python).name, *inside)
         if created.returncode != 0:
+            if cgroup is not None:
+                cgroup.remove()
             raise SandboxError(f"docker run failed: {created.stderr.strip()[:500]}")
         cid = created.stdout.strip()
         timed_out = False
@@ -541,14 +829,44 @@ class DockerSandbox(BwrapSandbox):
             rc = 137
         wall = time.monotonic() - start
         state = self._docker("inspect", "-f", "{{.State.OOMKilled}}", cid).stdout.strip()
-        pids_hit, peak = self._cgroup_facts(cid)
-        logs = self._docker("logs", cid)
+        stdout, stderr, truncated = self._capped_logs(cid, limits.output_mb * 2**20)
         self._docker("rm", "-f", cid)
+        if cgroup is not None:
+            cgroup.kill_all()
+            pids_hit, peak = cgroup.pids_limit_hit(), cgroup.max_memory_mb()
+            cgroup.remove()
+            _remove_cgroups(lambda tag: False, names={cgroup.paths["pids"].name})
+        else:
+            pids_hit, peak = self._cgroup_facts(cid)
         sig = rc - 128 if 128 < rc <= 192 else None
         return RunResult(exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
                          oom_killed=state == "true", pids_limit_hit=pids_hit, wall_seconds=round(wall, 3),
-                         max_memory_mb=peak, stdout=logs.stdout[-8000:], stderr=logs.stderr[-8000:],
-                         output_truncated=len(logs.stdout) + len(logs.stderr) >= limits.output_mb * 2**20)
+                         max_memory_mb=peak, stdout=stdout, stderr=stderr, output_truncated=truncated)
+
+    def _capped_logs(self, cid: str, cap: int, keep: int = 8000) -> tuple[str, str, bool]:
+        """The tails of the container's stdout and stderr, reading at most `cap` bytes of each: a container that
+        printed gigabytes cannot grow the grader."""
+        assert self.docker is not None
+        tails: list[str] = []
+        truncated = False
+        for stream in ("stdout", "stderr"):
+            with tempfile.TemporaryFile() as sink:
+                other = subprocess.DEVNULL
+                proc = subprocess.Popen([self.docker, "logs", cid],
+                                        stdout=sink if stream == "stdout" else other,
+                                        stderr=sink if stream == "stderr" else other, env=self.env)
+                while proc.poll() is None:
+                    if sink.tell() > cap or os.fstat(sink.fileno()).st_size > cap:
+                        proc.kill()
+                        truncated = True
+                        break
+                    time.sleep(0.01)
+                proc.wait()
+                size = os.fstat(sink.fileno()).st_size
+                truncated = truncated or size >= cap
+                sink.seek(max(0, size - keep))
+                tails.append(sink.read(keep).decode("utf-8", errors="replace"))
+        return tails[0], tails[1], truncated
 
     @staticmethod
     def _cgroup_facts(cid: str) -> tuple[bool, float | None]:
@@ -565,8 +883,69 @@ class DockerSandbox(BwrapSandbox):
         return pids_hit, peak
 
 
+def keep_warm(sandbox: Sandbox) -> None:
+    """Start the warm server now and keep it alive for as long as this process lives (the hub calls this when it
+    starts): a background thread holds one connection, so the server never reaches its idle timeout and no
+    collect pays its start-up. Does nothing for backends without a warm server."""
+    if not isinstance(sandbox, ForkServerSandbox):
+        return
+
+    def hold() -> None:
+        try:
+            sandbox.warm_up()
+        except SandboxUnavailable as exc:
+            _notice_once(f"the warm grading server could not be started: {exc}")
+            return
+        threading.Event().wait()  # the thread-local connection stays open until the process exits
+
+    threading.Thread(target=hold, name="warm-grading-server", daemon=True).start()
+
+
+_notices: set[str] = set()
+
+
+def _notice_once(text: str) -> None:
+    """Warn once per process (a fallback is said once, not per notebook)."""
+    if text not in _notices:
+        _notices.add(text)
+        logger.warning("%s", text)
+
+
+_forkserver_reason: list[str | None] = []
+
+
+def forkserver_unavailable() -> str | None:
+    """Why the fork server cannot isolate here (not root, namespaces refused), or None when it can."""
+    if _forkserver_reason:
+        return _forkserver_reason[0]
+    reason = None
+    if os.geteuid() != 0:
+        reason = "it needs root"
+    elif shutil.which("bwrap") is None or shutil.which("setpriv") is None:
+        reason = "bubblewrap is not installed (the fallback needs it)"
+    else:
+        probe = [shutil.which("unshare") or "unshare", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
+                 "true"]
+        try:
+            done = subprocess.run(probe, capture_output=True, timeout=30)
+            if done.returncode != 0:
+                reason = f"new namespaces are refused ({done.stderr.decode(errors='replace').strip()[:200]})"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"new namespaces could not be tried ({exc})"
+    _forkserver_reason.append(reason)
+    return reason
+
+
 def make_sandbox(backend: str, limits: Limits) -> Sandbox:
-    """The sandbox for `backend` ('bwrap', 'none'); 'docker' is not implemented yet and says so."""
+    """The sandbox for `backend`: 'auto' (the default: the warm fork server wherever it can run, else bwrap, said
+    once), 'forkserver', 'bwrap', 'docker' or 'none' (no isolation, trusted code only)."""
+    if backend == "auto":
+        reason = forkserver_unavailable()
+        if reason is None:
+            return ForkServerSandbox(limits, fallback=BwrapSandbox(limits))
+        _notice_once(f"the warm fork-server sandbox cannot run here ({reason}); grading with bwrap, which "
+                     "re-imports the notebook's libraries for every notebook (slower)")
+        return BwrapSandbox(limits)
     if backend == "bwrap":
         return BwrapSandbox(limits)
     if backend == "forkserver":
@@ -576,4 +955,5 @@ def make_sandbox(backend: str, limits: Limits) -> Sandbox:
     if backend == "none":
         logger.warning("sandbox backend 'none': student code runs WITHOUT isolation (trusted code only)")
         return LocalSandbox(limits)
-    raise SandboxUnavailable(f"unknown sandbox backend {backend!r}; choose one of bwrap, forkserver, docker, none")
+    raise SandboxUnavailable(f"unknown sandbox backend {backend!r}; choose one of auto, forkserver, bwrap, docker, "
+                             "none")
