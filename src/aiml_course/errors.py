@@ -10,6 +10,7 @@
   + GradingError           a submission could not be graded at all (bad path, unknown part)
     - SubmissionRejected   one submitted file cannot be read safely (a link, not a regular file, too large,
                            not a notebook): that notebook gets a zero row with the reason, the run goes on
+  + ImportFailure          an nbgrader/otter assignment could not be imported (`course import`)
   + GradebookError         the gradebook database is unusable
   + HubError               the hub could not be prepared, started or reached, or an exchange step failed
     - RosterError          a roster file or a roster change is invalid (each bad row named)
@@ -63,6 +64,10 @@ class GradingError(CourseError):
 
 class SubmissionRejected(GradingError):
     """One submitted file cannot be read safely or is not a notebook; its grade is zero with this reason."""
+
+
+class ImportFailure(CourseError):
+    """An nbgrader or otter assignment could not be imported (file, cell and reason in the message)."""
 
 
 class GradebookError(CourseError):

@@ -18,6 +18,8 @@ CODE_DIRECTIVE = re.compile(r"^#\s*(ANSWER|TESTS|HIDDEN TESTS|QUIZ|JUDGE)\b[ \t]
 MUTANT_DIRECTIVE = re.compile(r"^#\s*MUTANT\b(.*)$")
 MUTANT_LINE = re.compile(r"^#\s*MUTANT[ \t]+([A-Za-z_][A-Za-z0-9_]{0,40})[ \t]+([a-z0-9-]+)[ \t]*$")
 LESSON_ONLY = re.compile(r"^#\s*LESSON ONLY\s*$")
+MANUAL_CODE = re.compile(r"^#\s*MANUAL[ \t]+(\w+)[ \t]+(\d+(?:\.\d+)?)[ \t]*$")
+MANUAL_MD = re.compile(r"^<!--\s*MANUAL\s+(\w+)\s+(\d+(?:\.\d+)?)\s*-->\s*$")
 MD_DIRECTIVE = re.compile(r"^<!--\s*(HINTS|WALKTHROUGH)\s+(\w+)\s*-->\s*$")
 QID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -70,15 +72,18 @@ class Mutant:
 @dataclass
 class Question:
     qid: str
-    kind: str                      # "code" or "quiz"
+    kind: str                      # "code", "quiz" or "manual" (graded by hand)
     cells: list[int] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     quiz: tuple[QuizItem, ...] = ()
     hints: int = 0
     mutants: list[Mutant] = field(default_factory=list)
+    manual_points: float = 0.0     # manual questions: the points a grader can give by hand
 
     @property
     def points(self) -> float:
+        if self.kind == "manual":
+            return self.manual_points
         if self.kind == "quiz":
             return sum(i.points for i in self.quiz)
         return sum(float(c.spec.get("points", 1)) for c in self.cases)
@@ -173,6 +178,9 @@ def _literal_kwargs(call: ast.Call, *, path: Path, cell: int, qid: str) -> dict[
     points = spec.get("points", 1)
     if not isinstance(points, (int, float)) or points <= 0:
         raise AuthoringError("@case points= must be a positive number", notebook=path, cell=cell, question=qid)
+    if "judged" in spec and (spec["judged"] != "inside" or spec.get("compare") != "true"):
+        raise AuthoringError('@case judged= is only judged="inside" with compare="true" (imported tests that '
+                             "cannot be split; see docs/import.md)", notebook=path, cell=cell, question=qid)
     return spec
 
 
@@ -302,6 +310,10 @@ def parse_notebook(path: Path) -> NotebookSpec:
                 _question(questions, mutant.qid, "code", path=path, cell=index).mutants.append(mutant)
                 cells.append(Cell(index, node, "mutant", mutant.qid))
                 continue
+            manual = MANUAL_CODE.match(first)
+            if manual:
+                _manual(questions, cells, node, index, manual.group(1), float(manual.group(2)), path)
+                continue
             if LESSON_ONLY.match(first):
                 if BEGIN in src or END in src:
                     raise AuthoringError("solution markers in a # LESSON ONLY cell", notebook=path, cell=index)
@@ -340,6 +352,10 @@ def parse_notebook(path: Path) -> NotebookSpec:
                 judges.append(src)
                 cells.append(Cell(index, node, "judge", qid))
         elif node.cell_type == "markdown":
+            manual = MANUAL_MD.match(first)
+            if manual:
+                _manual(questions, cells, node, index, manual.group(1), float(manual.group(2)), path)
+                continue
             m = MD_DIRECTIVE.match(first)
             if m is None:
                 cells.append(Cell(index, node))
@@ -354,6 +370,18 @@ def parse_notebook(path: Path) -> NotebookSpec:
             cells.append(Cell(index, node))
     _check_consistency(path, questions, pending_tests, hints, cells)
     return NotebookSpec(path, nb, cells, questions, probes, judges)
+
+
+def _manual(questions: dict[str, Question], cells: list[Cell], node: Any, index: int, qid: str, points: float,
+            path: Path) -> None:
+    """`# MANUAL <qid> <points>` / `<!-- MANUAL <qid> <points> -->`: a question graded by hand; body = model answer."""
+    if not QID.match(qid) or points <= 0:
+        raise AuthoringError("write `# MANUAL <qid> <points>` with positive points", notebook=path, cell=index)
+    if qid in questions:
+        raise AuthoringError(f"{qid} is already a question: a manual question has one answer cell", notebook=path,
+                             cell=index, question=qid)
+    questions[qid] = Question(qid, "manual", [index], manual_points=points)
+    cells.append(Cell(index, node, "manual", qid))
 
 
 def _check_consistency(path: Path, questions: dict[str, Question], tests: list[tuple[str, int]],

@@ -118,6 +118,8 @@ def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None) ->
             if mutant is not None and mutant.answer_cell == cell.index:
                 source = mutant_source(spec, mutant)
             out.append(_copy(cell, spec, source, role="answer", question=cell.qid))
+        elif cell.role == "manual":  # graded by hand: students get a stub, the others the model answer
+            out.append(_copy(cell, spec, _manual_source(cell, variant), role="manual", question=cell.qid))
         elif cell.role == "tests":
             out.append(_tests_cell(cell, spec, with_check=variant != "walkthrough"))
         elif cell.role == "quiz":
@@ -128,6 +130,14 @@ def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None) ->
             out.append(_copy(cell, spec, str(cell.node.source), role="walkthrough", question=cell.qid))
         # hidden tests and judges never appear in any notebook a kernel outside the grader runs; mutants nowhere
     return _notebook(spec, out, variant=variant)
+
+
+def _manual_source(cell: Cell, variant: str) -> str:
+    """A manual question's cell: its directive line is dropped; students see a stub, staff the model answer."""
+    body = str(cell.node.source).split("\n", 1)[1] if "\n" in str(cell.node.source) else ""
+    if variant != "release":
+        return body
+    return "# YOUR CODE HERE" if cell.node.cell_type == "code" else "YOUR ANSWER HERE"
 
 
 def _salt(spec: NotebookSpec, qid: str, n: int) -> str:
@@ -160,6 +170,9 @@ def case_table(spec: NotebookSpec) -> list[dict[str, Any]]:
                 rows.append({"name": f"{q.qid}__{n}", "question": q.qid, "hidden": True,
                              "spec": {"points": item.points, "compare": "equal"},
                              "description": f"quiz question {n}"})
+        elif q.kind == "manual":  # no probe: scored by staff (course adjust / formgrader), 0 until then
+            rows.append({"name": f"{q.qid}__manual", "question": q.qid, "hidden": False,
+                         "spec": {"points": q.points, "manual": True}, "description": f"{q.qid} (graded by hand)"})
         else:
             rows.extend({"name": c.name, "question": q.qid, "hidden": c.hidden, "spec": c.spec,
                          "description": c.description} for c in q.cases)
