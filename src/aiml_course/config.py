@@ -170,6 +170,9 @@ class Part:
             raise ConfigError(f"Part {self.id}: weight must not be negative")
 
 
+QUIZ_POLICIES = ("formative", "graded-first-answer")
+
+
 @dataclass(frozen=True)
 class Course:
     """The whole course."""
@@ -184,6 +187,8 @@ class Course:
     certificate: CertificatePolicy = field(default_factory=CertificatePolicy)
     hub: HubConfig = field(default_factory=HubConfig)
     data_dir: str = "~/.cache/aiml-course/data"
+    quiz: str = "formative"          # quizzes: "formative" (<= 10 % of a notebook's points, instant feedback) or
+    #                                  "graded-first-answer" (the first recorded answer counts; no key leaves autograder/)
     root: Path = Path(".")           # set by load_course to the folder holding course_config.py
 
     def __post_init__(self) -> None:
@@ -195,6 +200,8 @@ class Course:
             raise ConfigError(f"Part ids appear twice: {dupes}")
         if not self.parts:
             raise ConfigError("Course.parts is empty")
+        if self.quiz not in QUIZ_POLICIES:
+            raise ConfigError(f"Course.quiz {self.quiz!r}: choose one of {', '.join(QUIZ_POLICIES)}")
 
     def limits_for(self, part_id: str) -> Limits:
         """The sandbox limits that apply to `part_id` (its own, else the course's)."""
