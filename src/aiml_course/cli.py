@@ -158,8 +158,10 @@ def _print_summary(summary: Any) -> None:
 @click.option("--db", default=None, help="Gradebook URL (default: sqlite under var/).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV path (default: var/grades.csv, or var/grades-<format>.csv).")
-@click.option("--format", "fmt", type=click.Choice(["full", "canvas", "moodle", "cohorts"]), default="full",
-              show_default=True, help="full: per question; canvas/moodle: gradebook import; cohorts: summaries.")
+@click.option("--format", "fmt", type=click.Choice(["full", "canvas", "moodle", "cohorts", "otter-results"]),
+              default="full", show_default=True,
+              help="full: per question; canvas/moodle: gradebook import; cohorts: summaries; otter-results: one "
+                   "otter-shaped results JSON per student and notebook (-o is a folder, default var/otter-results).")
 @click.pass_context
 @fail_cleanly
 def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) -> None:
@@ -169,6 +171,12 @@ def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) ->
 
     course = course_from(ctx)
     book = Gradebook(db_url(course, db))
+    if fmt == "otter-results":
+        from aiml_course.importers.otter_results import export_otter_results
+
+        written = export_otter_results(course, book, output or course.root / "var" / "otter-results")
+        click.echo(f"wrote {len(written)} otter results file(s)" + "".join(f"\n  {p}" for p in written))
+        return
     target = output or course.root / "var" / ("grades.csv" if fmt == "full" else f"grades-{fmt}.csv")
     if fmt == "full":
         path = export_csv(course, book, target)
@@ -177,6 +185,27 @@ def export(ctx: click.Context, db: str | None, output: Path | None, fmt: str) ->
     else:
         path = export_lms(course, book, target, lms=fmt)
     click.echo(f"wrote {path}")
+
+
+@main.command("import")
+@click.argument("tool", type=click.Choice(["nbgrader", "otter"]))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--part", "part_id", required=True, help="Our part id to write, e.g. part-05-imported-ps1.")
+@click.option("--overwrite", is_flag=True, help="Replace notebooks already in source/<part>/.")
+@click.pass_context
+@fail_cleanly
+def import_cmd(ctx: click.Context, tool: str, path: Path, part_id: str, overwrite: bool) -> None:
+    """Import an nbgrader source assignment or an otter master notebook into source/<part>/ (see docs/import.md)."""
+    from aiml_course.importers import REPORT_NAME, import_assignment
+
+    course = course_from(ctx)
+    report = import_assignment(tool, path, course.source_dir, part_id, overwrite=overwrite)
+    click.echo(f"{part_id}: {len(report.notebooks)} notebook(s), "
+               f"{sum(len(n.questions) for n in report.notebooks)} question(s); {len(report.tests())} test(s): "
+               f"{report.outside} judged outside, {report.inside} judged inside; "
+               f"{len(report.unconverted)} piece(s) not imported or changed")
+    click.echo(f"report: {course.source_dir / part_id / REPORT_NAME}")
+    click.echo(f"next: declare {part_id} in course_config.py, then `course build {part_id}`")
 
 
 @main.command()
