@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +190,136 @@ def test_filling_the_disk_stops_at_the_job_quota(tmp_path: Path) -> None:
             "    report['errno'] = exc.errno\nreport['files'] = n")
     _, report = run(tmp_path, code, disk_mb=64, output_mb=16)
     assert report["errno"] == 28 and report["files"] < 9  # ENOSPC after about 64 MiB
+
+
+def test_grader_environment_and_host_paths_stay_outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With /proc made readable again (PR_SET_DUMPABLE), does the sandbox see none of the grader's environment
+    (a database URL it was started with) and no host path of the course, the venv or the job in any command line?"""
+    monkeypatch.setenv("GRADER_DB_URL", "postgresql://grader:hunter2@db/course")
+    code = """
+import ctypes
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/* readable to ourselves again
+def read(p):
+    try:
+        return open(p, 'rb').read().decode(errors='replace')
+    except OSError as exc:
+        return type(exc).__name__
+report['environ'] = read('/proc/self/environ')
+report['cmdline'] = {p: read(p) for p in ('/proc/1/cmdline', '/proc/self/cmdline', f'/proc/{os.getppid()}/cmdline')}
+"""
+    if BACKEND == "forkserver":  # a server of its own, started from this test's environment (the shared one is not)
+        box: Sandbox = ForkServerSandbox(Limits(wall_seconds=60, cell_seconds=20), idle_seconds=5,
+                                         server_name=f"envtest-{os.getpid()}")
+        job = tmp_path / "job"
+        (job / "in").mkdir(parents=True)
+        (job / "in" / "probe.py").write_text("import json, os\nreport = {}\n" + code +
+                                             "\njson.dump(report, open('/job/out/report.json', 'w'))\n")
+        result = box.run(job, job / "in" / "probe.py", [])
+        _jobs.append((box, job))
+        report = json.loads((job / "out" / "report.json").read_text())
+        box.close()
+    else:
+        result, report = run(tmp_path, code)
+    assert result.exit_code == 0, result.stderr
+    assert "KEY" not in report["environ"] and "Error" not in report["environ"], report["environ"]
+    assert "hunter2" not in report["environ"] and "GRADER_DB_URL" not in report["environ"]
+    assert "HOME=/job/work" in report["environ"]
+    for name, line in report["cmdline"].items():
+        for host_path in (str(ROOT), str(tmp_path)):
+            assert host_path not in line, (name, line)
+
+
+def _as_other_user(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a command as an unprivileged user that is neither root nor the sandbox user."""
+    return subprocess.run(["setpriv", "--reuid=12345", "--regid=12345", "--clear-groups", *argv],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_other_users_cannot_see_jobs_being_graded(tmp_path: Path) -> None:
+    """While a notebook is graded (the real engine), can another local user list the jobs, or list or read the
+    job folder, the submission or job.json? Folders are 0700 under a root-only parent."""
+    import threading
+
+    from aiml_course.grading.engine import execute
+    from aiml_course.sandbox import owner_tag, private_root
+
+    box = _sandbox(Limits(wall_seconds=60, cell_seconds=30))
+    notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "source": "import time\ntime.sleep(6)", "outputs": [],
+         "execution_count": None}]})
+    done = threading.Thread(target=execute, args=(notebook, [], box), kwargs={"cell_seconds": 30})
+    done.start()
+    mine = private_root() / "jobs" / owner_tag()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (mine.is_dir() and any(mine.glob("aiml-job-*/in/job.json"))):
+        time.sleep(0.05)
+    jobs = list(mine.glob("aiml-job-*"))
+    try:
+        assert jobs, "no job folder appeared under the private root"
+        job = jobs[0]
+        assert (job / "in" / "notebook.ipynb").exists()
+        for target in (private_root(), private_root() / "jobs", mine, job, job / "in"):
+            assert _as_other_user("ls", str(target)).returncode != 0, target
+        for secret in (job / "in" / "notebook.ipynb", job / "in" / "job.json"):
+            assert _as_other_user("cat", str(secret)).returncode != 0, secret
+        assert stat_mode(private_root()) == 0o700 and stat_mode(job) == 0o700
+    finally:
+        done.join()
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+GRADER = """
+import sys, time
+from pathlib import Path
+from aiml_course.config import Limits
+from aiml_course.sandbox import BwrapSandbox, DockerSandbox, ForkServerSandbox, new_job_root, owner_tag
+box = {"bwrap": BwrapSandbox, "forkserver": ForkServerSandbox, "docker": DockerSandbox}[sys.argv[1]](
+    Limits(wall_seconds=120, cell_seconds=60))
+job = new_job_root()
+(job / "in").mkdir()
+box.prepare(job)
+(job / "in" / "victim.py").write_text(
+    "import subprocess, time\\nsubprocess.Popen(['sleep', '307'], start_new_session=True)\\ntime.sleep(307)\\n")
+print(owner_tag(), job, flush=True)
+box.run(job, job / "in" / "victim.py", [])
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_killed_grader_leaves_nothing_behind(tmp_path: Path) -> None:
+    """SIGKILL the grader while a job runs: its processes die, and the next grader's start removes the job's
+    mounts, folder and cgroups."""
+    import signal
+    import sys
+
+    from aiml_course.sandbox import _mounts_under, reclaim_leftovers
+
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, BACKEND], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    assert grader.stdout is not None
+    tag, job_path = grader.stdout.readline().split()
+    job = Path(job_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _running("307"):
+        time.sleep(0.1)
+    assert _running("307"), "the job never started"
+    assert _mounts_under(job), "the job's folders should be mounted while it runs"
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    reclaim_leftovers()  # what the next grader does when it starts
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _running("307"):
+        time.sleep(0.1)
+    assert not _running("307"), "the job's processes outlived the grader"
+    assert not job.exists() and not _mounts_under(job)
+    leftover = [g for g in Path("/sys/fs/cgroup").glob(f"*/aiml-grading/*{tag}*")]
+    assert leftover == [], leftover
+
+
+def _running(marker: str) -> bool:
+    found = subprocess.run(["pgrep", "-u", "65534", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    return bool(found.stdout.strip())
