@@ -11,15 +11,21 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CASE_SPEC_KEYS", "Verdict", "compare", "decode", "describe", "encode"]
+__all__ = ["CASE_SPEC_KEYS", "EvidenceError", "Verdict", "compare", "decode", "describe", "encode"]
 
-CASE_SPEC_KEYS = frozenset({"points", "compare", "rtol", "atol", "below", "above", "hint", "judge"})
+CASE_SPEC_KEYS = frozenset({"points", "compare", "rtol", "atol", "below", "above", "hint", "judge", "judged"})
 COMPARE_MODES = frozenset({"close", "equal", "shape", "true"})
-MAX_ELEMENTS = 1_000_000  # per array: a probe that returns more is rejected, not truncated
+MAX_ELEMENTS = 1_000_000  # per array or list: a probe that returns more is rejected, not truncated
+MAX_DEPTH = 20            # nesting of lists/dicts in a returned value
+MAX_INT_BITS = 12_000     # about 3,600 decimal digits: far beyond any exercise, well inside json's int limit
+MAX_DIMS = 32             # numpy's own limit is 64
+ARRAY_DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                          "float16", "float32", "float64"})
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 class EvidenceError(ValueError):
-    """A probe returned something that cannot cross the boundary (too big, unknown type, malformed)."""
+    """A value cannot cross the boundary (too big, unknown type, a subclass, malformed)."""
 
 
 def _float(x: float) -> Any:
@@ -28,63 +34,169 @@ def _float(x: float) -> Any:
     return {"__float__": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
 
 
-def _array(a: Any) -> dict[str, Any]:
-    import numpy as np
+def _int(x: int) -> int:
+    if x.bit_length() > MAX_INT_BITS:
+        raise EvidenceError(f"an integer with {x.bit_length()} bits is larger than the {MAX_INT_BITS} allowed")
+    return x
 
-    arr = np.asarray(a)
+
+def _plain_array(arr: Any) -> dict[str, Any]:
+    """A base-class numpy array (already a private copy) as JSON-safe data."""
     if arr.size > MAX_ELEMENTS:
         raise EvidenceError(f"array with {arr.size} elements is larger than the {MAX_ELEMENTS} allowed")
-    if arr.dtype == object or arr.dtype.kind not in "biufc":
-        raise EvidenceError(f"arrays of dtype {arr.dtype} cannot be graded; return numbers")
+    if arr.ndim > MAX_DIMS:
+        raise EvidenceError(f"array with {arr.ndim} dimensions has more than the {MAX_DIMS} allowed")
     if arr.dtype.kind == "c":
         raise EvidenceError("complex arrays cannot be graded")
-    flat = [_float(float(v)) if arr.dtype.kind == "f" else v for v in arr.ravel().tolist()]
-    return {"__array__": flat, "shape": list(arr.shape), "dtype": str(arr.dtype)}
+    if str(arr.dtype) not in ARRAY_DTYPES:
+        raise EvidenceError(f"arrays of dtype {arr.dtype} cannot be graded; return numbers")
+    flat = arr.ravel().tolist()  # Python bools, ints and floats: numpy's own conversion, no student code
+    if arr.dtype.kind == "f":
+        flat = [_float(v) for v in flat]
+    return {"__array__": flat, "shape": [int(n) for n in arr.shape], "dtype": str(arr.dtype)}
+
+
+def _numpy_value(value: Any, depth: int) -> Any:
+    import numpy as np
+
+    if type(value) is np.ndarray:
+        return _plain_array(np.array(value, copy=True, subok=False))
+    if isinstance(value, np.generic) and type(value) in _numpy_scalar_types():
+        return encode(np.asarray(value).item(), depth + 1)
+    raise EvidenceError(f"cannot grade a {type(value).__name__} (a subclass of a numpy type); "
+                        "return a plain array or number")
+
+
+def _numpy_scalar_types() -> frozenset[type]:
+    import numpy as np
+
+    return frozenset(np.dtype(code).type for code in ARRAY_DTYPES)
+
+
+def _torch_value(value: Any) -> Any:
+    """A tensor's storage copied out through torch's own functions; subclasses are refused, never called."""
+    import torch
+
+    if type(value) not in (torch.Tensor, torch.nn.Parameter):
+        raise EvidenceError(f"cannot grade a {type(value).__name__} (a subclass of torch.Tensor); "
+                            "return a plain tensor, array or number")
+    try:
+        with torch.no_grad():
+            t = torch.Tensor.detach(value)
+            if t.layout != torch.strided or t.is_quantized or t.is_complex():
+                raise EvidenceError("only dense real tensors can be graded")
+            t = torch.Tensor.cpu(t)
+            if t.dtype in (torch.bfloat16, torch.float16):
+                t = torch.Tensor.float(t)
+            import numpy as np
+
+            return _plain_array(np.array(torch.Tensor.numpy(t), copy=True))
+    except EvidenceError:
+        raise
+    except Exception as exc:  # meta tensors, odd dtypes: not gradable, said plainly
+        raise EvidenceError(f"this tensor cannot be graded ({type(exc).__name__})") from None
 
 
 def encode(value: Any, _depth: int = 0) -> Any:
-    """Turn a probe's return value into JSON-safe data."""
-    if _depth > 20:
+    """Turn a probe's return value into JSON-safe plain data.
+
+    Only exact built-in types, exact numpy arrays/scalars and exact torch tensors are accepted: a subclass could
+    run its own code (a `float()` or `__iter__`) while the value is read, so it is refused, not called.
+    """
+    if _depth > MAX_DEPTH:
         raise EvidenceError("value is nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
         return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
+    if kind is int:
+        return _int(value)
+    if kind is float:
         return _float(value)
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         if len(value) > MAX_ELEMENTS:
             raise EvidenceError(f"list with {len(value)} items is larger than the {MAX_ELEMENTS} allowed")
         return [encode(v, _depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[str(k), encode(v, _depth + 1)] for k, v in value.items()]}
-    type_name = type(value).__module__ + "." + type(value).__qualname__
-    if type_name.startswith("torch.") and hasattr(value, "detach"):
-        return _array(value.detach().cpu().numpy())
-    if type_name.startswith("numpy."):
-        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-            return encode(value.item(), _depth + 1)
-        return _array(value)
-    raise EvidenceError(f"cannot grade a value of type {type(value).__name__}; return numbers, lists or arrays")
+    if kind is dict:
+        if len(value) > MAX_ELEMENTS:
+            raise EvidenceError(f"dict with {len(value)} items is larger than the {MAX_ELEMENTS} allowed")
+        pairs = []
+        for k, v in value.items():
+            if type(k) not in (str, int, float, bool) and k is not None:
+                raise EvidenceError(f"dict keys must be strings or numbers, not {type(k).__name__}")
+            pairs.append([str(k), encode(v, _depth + 1)])
+        return {"__dict__": pairs}
+    module = getattr(kind, "__module__", "") or ""
+    if module.startswith("torch"):
+        return _torch_value(value)
+    if module.startswith("numpy"):
+        return _numpy_value(value, _depth)
+    raise EvidenceError(f"cannot grade a value of type {kind.__name__}; return numbers, lists or arrays")
 
 
-def decode(data: Any) -> Any:
-    """Inverse of `encode`: arrays come back as numpy arrays, dict keys as strings."""
-    if isinstance(data, list):
-        return [decode(v) for v in data]
-    if isinstance(data, dict):
-        if "__float__" in data:
-            return float(data["__float__"])
-        if "__array__" in data:
-            import numpy as np
+def decode(data: Any, _depth: int = 0) -> Any:
+    """Inverse of `encode`, for untrusted data: arrays come back as numpy arrays, dict keys as strings.
 
-            flat = [decode(v) for v in data["__array__"]]
-            shape = tuple(int(s) for s in data["shape"])
-            return np.asarray(flat, dtype=str(data["dtype"])).reshape(shape)
-        if "__dict__" in data:
-            return {str(k): decode(v) for k, v in data["__dict__"]}
-        raise EvidenceError(f"unknown encoded object with keys {sorted(data)}")
-    return data
+    Anything that `encode` cannot have written (deep nesting, unknown markers, a shape that does not match its
+    values, a dtype outside the plain numeric ones) is an EvidenceError, never another exception.
+    """
+    if _depth > MAX_DEPTH + 2:
+        raise EvidenceError("value is nested too deeply")
+    kind = type(data)
+    if data is None or kind in (bool, str, float):
+        return data
+    if kind is int:
+        return _int(data)
+    if kind is list:
+        if len(data) > MAX_ELEMENTS:
+            raise EvidenceError("list too long")
+        return [decode(v, _depth + 1) for v in data]
+    if kind is not dict:
+        raise EvidenceError(f"unexpected {kind.__name__} in a record")
+    if set(data) == {"__float__"}:
+        if data["__float__"] not in NON_FINITE:
+            raise EvidenceError("malformed non-finite number")
+        return NON_FINITE[data["__float__"]]
+    if set(data) == {"__array__", "shape", "dtype"}:
+        return _decode_array(data)
+    if set(data) == {"__dict__"} and type(data["__dict__"]) is list:
+        out = {}
+        for pair in data["__dict__"]:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+                raise EvidenceError("malformed dict entry")
+            out[pair[0]] = decode(pair[1], _depth + 1)
+        return out
+    raise EvidenceError("unknown encoded object")
+
+
+def _decode_array(data: dict[str, Any]) -> Any:
+    import numpy as np
+
+    flat, shape, dtype = data["__array__"], data["shape"], data["dtype"]
+    if type(dtype) is not str or dtype not in ARRAY_DTYPES:
+        raise EvidenceError("array dtype not allowed")
+    if type(shape) is not list or len(shape) > MAX_DIMS or any(type(n) is not int or n < 0 for n in shape):
+        raise EvidenceError("malformed array shape")
+    if type(flat) is not list or len(flat) > MAX_ELEMENTS:
+        raise EvidenceError("malformed array values")
+    size = 1
+    for n in shape:
+        size *= n
+        if size > MAX_ELEMENTS:
+            raise EvidenceError("array shape too large")
+    if size != len(flat):
+        raise EvidenceError("array shape does not match its values")
+    values = []
+    for v in flat:
+        if type(v) in (int, float, bool):
+            values.append(v)
+        elif type(v) is dict and set(v) == {"__float__"} and v["__float__"] in NON_FINITE:
+            values.append(NON_FINITE[v["__float__"]])
+        else:
+            raise EvidenceError("array values must be numbers")
+    try:
+        return np.asarray(values, dtype=dtype).reshape(tuple(shape))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise EvidenceError(f"array values do not fit dtype {dtype}") from exc
 
 
 def describe(value: Any, limit: int = 120) -> str:

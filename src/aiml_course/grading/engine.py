@@ -3,6 +3,11 @@
 Only the notebook and the probe sources (functions that call student code) go into the sandbox. Points,
 tolerances, reference values and judges stay in this process. Whatever happens inside — a crash, a timeout, a
 kill, forged or malformed records — the result is a row with zero points and the reason, never an exception.
+
+What comes back is untrusted data: the records file is opened without following links, read up to a cap, parsed
+without NaN constants or unbounded nesting, and every string in it is capped and stripped of control characters
+before it can reach feedback. Hidden cases are reported as passed or failed with their points and the author's
+hint, never with anything the student's code produced while a hidden probe ran.
 """
 
 from __future__ import annotations
@@ -12,18 +17,27 @@ import logging
 import math
 import shutil
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiml_course.errors import SubmissionRejected
+from aiml_course.grading.intake import read_regular
 from aiml_course.sandbox import RunResult, Sandbox
-from aiml_notebooks.evidence import EvidenceError, Verdict, compare, decode, describe
+from aiml_course.untrusted import printable
+from aiml_notebooks.evidence import Verdict, compare, decode, describe
 
 logger = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
 MAX_RECORDS_BYTES = 8 * 1024 * 1024
+MAX_CELL_ERRORS = 10             # cells whose error is shown; the rest are counted in the problem text
+MAX_ERROR_CHARS = 200            # of one error message written by student code (public cases, cell errors)
+# what the runner may say about a whole run (codes, never free text from inside the sandbox)
+RUNNER_ERRORS = {
+    "records_too_large": "the test results were too large to read",
+    "stopped_during_tests": "your notebook stopped while the tests were running",
+}
 # public-check and quiz-display cells (feedback only, nothing to grade) and `# LESSON ONLY` cells (demos, heavy
 # lesson code: never needed by an exercise, skipped so grading stays fast)
 SKIP_ROLES = ("tests", "quiz", "lesson")
@@ -90,74 +104,126 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
 
     Code cells whose `metadata.aiml.role` is in `skip_roles` are not run (course validate runs lesson cells once).
     """
-    job_root = Path(tempfile.mkdtemp(prefix="aiml-job-"))
+    job_root = sandbox.new_job_root()  # 0700, under a root-only parent; reclaimed if this grader dies
     try:
-        (job_root / "in").mkdir()
-        try:
-            sandbox.prepare(job_root)  # before the data files go in: work/ may become a size-limited tmpfs
-        except (OSError, subprocess.CalledProcessError) as exc:
-            return Execution(None, {}, [], f"the grader could not prepare the sandbox: {exc}")
-        (job_root / "in" / "notebook.ipynb").write_text(notebook_text, encoding="utf-8")
-        for rel, data in (files or {}).items():
-            target = job_root / "work" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        job = {"notebook": "in/notebook.ipynb", "out": "out/records.json", "cell_seconds": cell_seconds,
-               # a case may train a model, like a cell: same time limit unless told otherwise
-               "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(skip_roles),
-               "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells]}
-        (job_root / "in" / "job.json").write_text(json.dumps(job), encoding="utf-8")
-        try:
-            run = sandbox.run(job_root, RUNNER, [str(job_root / "in" / "job.json")])
-        except OSError as exc:
-            return Execution(None, {}, [], f"the grader could not start the sandbox: {exc}")
-        execution = _read_records(job_root / "out" / "records.json", run)
-        if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
-            for name in ("sandbox.stdout", "sandbox.stderr"):
-                if (job_root / name).exists():
-                    shutil.copy(job_root / name, keep / name)
-        return execution
+        return _execute_in(job_root, notebook_text, probe_cells, sandbox, cell_seconds=cell_seconds,
+                           probe_seconds=probe_seconds, files=files, keep=keep, skip_roles=skip_roles)
+    except Exception as exc:  # a grader fault on one notebook is that notebook's zero row, never a lost run
+        logger.exception("grading one notebook failed")
+        return Execution(None, {}, [], f"the grader could not run this notebook ({type(exc).__name__})")
     finally:
-        sandbox.cleanup(job_root)
-        shutil.rmtree(job_root, ignore_errors=True)
+        try:
+            sandbox.cleanup(job_root)
+        finally:
+            shutil.rmtree(job_root, ignore_errors=True)
 
 
-def _read_records(path: Path, run: RunResult) -> Execution:
-    """Parse the records file as untrusted data: size cap, no symlinks, schema checks."""
+def _execute_in(job_root: Path, notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sandbox, *,
+                cell_seconds: int, probe_seconds: int | None, files: dict[str, bytes] | None, keep: Path | None,
+                skip_roles: tuple[str, ...]) -> Execution:
+    (job_root / "in").mkdir()
+    try:
+        sandbox.prepare(job_root)  # before the data files go in: work/ may become a size-limited tmpfs
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return Execution(None, {}, [], f"the grader could not prepare the sandbox: {exc}")
+    (job_root / "in" / "notebook.ipynb").write_text(notebook_text, encoding="utf-8")
+    for rel, data in (files or {}).items():
+        target = job_root / "work" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    job = {"notebook": "in/notebook.ipynb", "out": "out/records.json", "cell_seconds": cell_seconds,
+           # a case may train a model, like a cell: same time limit unless told otherwise
+           "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(skip_roles),
+           # own PID namespace: the runner may end every other process of the sandbox user before writing
+           "isolated": bool(sandbox.isolated),
+           "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells]}
+    (job_root / "in" / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    try:
+        run = sandbox.run(job_root, RUNNER, [str(job_root / "in" / "job.json")])
+    except OSError as exc:
+        return Execution(None, {}, [], f"the grader could not start the sandbox: {exc}")
+    execution = read_records(job_root / "out" / "records.json", run)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in ("sandbox.stdout", "sandbox.stderr"):
+            if (job_root / name).is_file() and not (job_root / name).is_symlink():
+                shutil.copy(job_root / name, keep / name)
+    return execution
+
+
+def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def read_records(path: Path, run: RunResult) -> Execution:
+    """Parse the records file as untrusted data: no links, a size cap, strict JSON, bounded nesting, a schema.
+
+    Any malformed part makes the whole file unusable (zero with the reason); nothing here raises.
+    """
     reason = run.reason
     if run.timed_out or run.oom_killed or run.signal is not None:
         return Execution(run, {}, [], f"your notebook {reason}")
     try:
-        if path.is_symlink() or not path.is_file():
+        raw, _ = read_regular(path.parent, (path.name,), MAX_RECORDS_BYTES)
+    except SubmissionRejected as exc:
+        if "does not exist" in str(exc):
             return Execution(run, {}, [], "your notebook stopped before the tests could run"
                              + (f" (it {reason})" if reason else ""))
-        if path.stat().st_size > MAX_RECORDS_BYTES:
+        if "more than" in str(exc):
             return Execution(run, {}, [], "the test results were too large to read")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return Execution(run, {}, [], "the test results were not a regular file")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_first_key_wins)
+        return _execution_from(data, run)
+    except RecursionError:
+        return Execution(run, {}, [], "the test results were malformed (nested too deeply)")
+    except Exception as exc:  # any other shape: unusable, said plainly
         return Execution(run, {}, [], f"the test results could not be read ({type(exc).__name__})")
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("records"), dict):
+
+
+def _execution_from(data: Any, run: RunResult) -> Execution:
+    if type(data) is not dict or data.get("schema_version") != 1 or type(data.get("records")) is not dict:
         return Execution(run, {}, [], "the test results were malformed")
-    cells = data.get("cells") if isinstance(data.get("cells"), list) else []
-    records = {k: v for k, v in data["records"].items() if isinstance(k, str) and isinstance(v, dict)}
-    return Execution(run, records, [c for c in cells if isinstance(c, dict)], str(data.get("error", "")))
+    records: dict[str, Any] = {}
+    for name, record in data["records"].items():
+        if type(record) is not dict or type(record.get("ok")) is not bool:
+            continue
+        if record["ok"] and "value" in record:
+            records[name] = {"ok": True, "value": record["value"]}
+        elif not record["ok"]:
+            error = record.get("error")
+            records[name] = {"ok": False, "error": printable(error if type(error) is str else "an error", 400)}
+    cells = [cell for cell in map(_cell_entry, data.get("cells") or [] if type(data.get("cells")) is list else [])
+             if cell is not None]
+    code = data.get("error")
+    problem = "" if code is None else RUNNER_ERRORS.get(code, "the test results were malformed") \
+        if type(code) is str else "the test results were malformed"
+    return Execution(run, records, cells, problem)
 
 
-def kind_of(value: Any) -> str:
-    """What a returned value is, without its contents: "an array of shape (3, 2)", "a list of 4 items"."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"an array of shape {tuple(value.shape)}"
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (list, tuple, dict, set)):
-        n = len(value)
-        return f"a {type(value).__name__} of {n} item{'s' if n != 1 else ''}"
-    return f"a {type(value).__name__}"
+def _cell_entry(entry: Any) -> dict[str, Any] | None:
+    """One cell's log entry, reduced to the fields the grader uses, each of the right type and capped."""
+    if type(entry) is not dict or type(entry.get("cell")) is not int:
+        return None
+    out: dict[str, Any] = {"cell": entry["cell"]}
+    if type(entry.get("seconds")) in (int, float):
+        out["seconds"] = float(entry["seconds"])
+    if type(entry.get("output_dropped")) is int:
+        out["output_dropped"] = max(0, entry["output_dropped"])
+    error = entry.get("error")
+    if error is not None:
+        error = error if type(error) is dict else {}
+        name, message = error.get("name"), error.get("message")
+        out["error"] = {"name": printable(name if type(name) is str else "Error", 60),
+                        "message": printable(message if type(message) is str else "", MAX_ERROR_CHARS)}
+    return out
 
 
 def _load_judges(sources: list[str]) -> dict[str, Any]:
@@ -176,19 +242,28 @@ def _verdict(case: dict[str, Any], got: Any, expected: Any, judges: dict[str, An
             return 0.0, Verdict(False, f"grader error: judge {spec['judge']} is not defined")
         try:
             outcome = fn(got, expected)
+            frac = float(outcome) if not isinstance(outcome, bool) else (1.0 if outcome else 0.0)
         except Exception as exc:  # a judge crashing on odd student output is a failed case, not a crash
             return 0.0, Verdict(False, f"the value could not be checked ({type(exc).__name__})")
-        frac = float(outcome) if not isinstance(outcome, bool) else (1.0 if outcome else 0.0)
         frac = 0.0 if math.isnan(frac) else min(1.0, max(0.0, frac))
         return frac, Verdict(frac >= 1.0, "" if frac >= 1.0 else "not good enough yet")
     verdict = compare(got, expected, spec)
     return (1.0 if verdict.passed else 0.0), verdict
 
 
-def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
-    """Points for every case of the bundle, from the records of `execution` and the bundle's references."""
-    grade = NotebookGrade(bundle["notebook"], problem=execution.problem,
-                          cell_errors=[{"cell": c.get("cell"), **c.get("error", {})} for c in execution.cell_errors])
+def judge(bundle: dict[str, Any], execution: Execution, *, for_staff: bool = False) -> NotebookGrade:
+    """Points for every case of the bundle, from the records of `execution` and the bundle's references.
+
+    Students' messages for hidden cases say passed or failed, the description and the author's hint only.
+    `for_staff` (course validate, on the instructor's own notebooks) adds what came back to every message.
+    """
+    errors = execution.cell_errors
+    grade = NotebookGrade(bundle["notebook"], problem=printable(execution.problem, 500),
+                          cell_errors=[{"cell": c.get("cell"), **c.get("error", {})}
+                                       for c in errors[:MAX_CELL_ERRORS]])
+    if len(errors) > MAX_CELL_ERRORS:
+        more = f"{len(errors) - MAX_CELL_ERRORS} more cells raised errors (the first {MAX_CELL_ERRORS} are listed)"
+        grade.problem = "; ".join(p for p in (grade.problem, more) if p)
     if execution.run is not None:
         r = execution.run
         grade.seconds = r.wall_seconds
@@ -199,39 +274,41 @@ def judge(bundle: dict[str, Any], execution: Execution) -> NotebookGrade:
     judges = _load_judges(bundle.get("judges", []))
     for case in bundle["cases"]:
         possible = float(case["spec"].get("points", 1))
-        name, hidden, desc = case["name"], case["hidden"], case["description"]
-        record = execution.records.get(name)
-        hint = case["spec"].get("hint", "")
-        if record is None:
-            msg = f"✗ {desc}: not run — {execution.problem or 'the tests did not reach this case'}"
-            grade.cases.append(CaseResult(name, case["question"], hidden, 0.0, possible, msg))
-            continue
-        if not record.get("ok"):
-            error = str(record.get("error", "an error"))
-            # a hidden case names only the exception's type: its message is the student's own text and could
-            # carry the hidden inputs out through the feedback (raise ValueError(repr(x)))
-            shown = error.split(":", 1)[0][:80] if hidden else error[:300]
-            msg = f"✗ {desc}: your code raised {shown}"
-            grade.cases.append(CaseResult(name, case["question"], hidden, 0.0, possible,
-                                          msg + (f" Hint: {hint}" if hint else "")))
-            continue
         try:
-            got = decode(record.get("value"))
-            expected = decode(bundle["references"].get(name))
-        except (EvidenceError, ValueError, TypeError, KeyError):
-            grade.cases.append(CaseResult(name, case["question"], hidden, 0.0, possible,
-                                          f"✗ {desc}: the value returned could not be read"))
-            continue
-        frac, verdict = _verdict(case, got, expected, judges)
-        earned = round(possible * frac, 6)
-        if verdict.passed:
-            msg = f"✓ {desc}"
-        elif hidden:  # neither the expected value nor what came back (it could echo the hidden inputs)
-            msg = f"✗ {desc}: got {kind_of(got)}, which is not right"
-        else:
-            msg = f"✗ {desc}: expected {describe(expected)}, got {describe(got)}"
-            msg += f" ({verdict.detail})" if verdict.detail else ""
-        if not verdict.passed and hint:
-            msg += f" Hint: {hint}"
-        grade.cases.append(CaseResult(name, case["question"], hidden, earned, possible, msg))
+            earned, message = _judge_case(bundle, case, execution, judges, for_staff)
+        except Exception:  # whatever the record holds, one case never stops the others
+            logger.exception("judging %s failed", case["name"])
+            earned, message = 0.0, f"✗ {case['description']}: the value returned could not be checked"
+        grade.cases.append(CaseResult(case["name"], case["question"], case["hidden"], earned, possible, message))
     return grade
+
+
+def _judge_case(bundle: dict[str, Any], case: dict[str, Any], execution: Execution, judges: dict[str, Any],
+                for_staff: bool) -> tuple[float, str]:
+    possible = float(case["spec"].get("points", 1))
+    name, desc = case["name"], case["description"]
+    quiet = case["hidden"] and not for_staff  # nothing produced while a hidden probe ran goes to the student
+    hint = case["spec"].get("hint", "")
+    with_hint = f" Hint: {hint}" if hint else ""
+    record = execution.records.get(name)
+    if record is None:
+        return 0.0, f"✗ {desc}: not run — {execution.problem or 'the tests did not reach this case'}"
+    if not record.get("ok"):
+        if quiet:
+            return 0.0, f"✗ {desc}{with_hint}"
+        shown = printable(record.get("error", "an error"), MAX_ERROR_CHARS)
+        return 0.0, f"✗ {desc}: your code raised {shown}{with_hint}"
+    try:
+        got = decode(record.get("value"))
+    except Exception:
+        return 0.0, f"✗ {desc}: the value returned could not be read{with_hint}"
+    expected = decode(bundle["references"].get(name))
+    frac, verdict = _verdict(case, got, expected, judges)
+    earned = round(possible * frac, 6)
+    if verdict.passed:
+        return earned, f"✓ {desc}"
+    if quiet:
+        return earned, f"✗ {desc}{with_hint}"
+    msg = f"✗ {desc}: expected {describe(expected)}, got {describe(got)}"
+    msg += f" ({verdict.detail})" if verdict.detail else ""
+    return earned, printable(msg, 400) + with_hint

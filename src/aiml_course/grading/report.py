@@ -86,8 +86,9 @@ def feedback_notebook(submission: dict[str, Any], grade: NotebookGrade) -> dict[
         if copy.get("cell_type") == "code":
             copy.update(outputs=[], execution_count=None)
         cells.append(copy)
-        qid = ((cell.get("metadata") or {}).get("aiml") or {}).get("question")
-        if (cell.get("metadata") or {}).get("aiml", {}).get("role") == "answer" and qid in by_q and qid not in placed:
+        aiml = _aiml(cell)
+        qid = aiml.get("question")
+        if aiml.get("role") == "answer" and isinstance(qid, str) and qid in by_q and qid not in placed:
             placed.add(qid)
             cells.append(_md(_question_feedback(grade, qid), f"feedback-{qid}"))
     for qid in by_q:  # answer cells the student deleted: their feedback goes at the end
@@ -104,6 +105,13 @@ def _question_feedback(grade: NotebookGrade, qid: str) -> str:
     for c in (c for c in grade.cases if c.question == qid):
         lines.append(f"- {'hidden' if c.hidden else 'public'} ({c.earned:g}/{c.possible:g}): {c.message}")
     return "\n".join(lines)
+
+
+def _aiml(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's `metadata.aiml`, or {} when the student's file has something else there."""
+    meta = cell.get("metadata")
+    aiml = meta.get("aiml") if isinstance(meta, dict) else None
+    return aiml if isinstance(aiml, dict) else {}
 
 
 def _md(text: str, cell_id: str) -> dict[str, Any]:

@@ -4,8 +4,19 @@ Usage: python runner.py JOB.json
 
 The job file names the notebook, the probe sources (test-case functions, no expected values), the per-cell and
 per-probe time limits and where to write the records. Nothing here decides a grade: the records are judged
-outside the sandbox. This file imports only the standard library and IPython so it runs in a minimal view, and it
-must never import anything that reads grading material.
+outside the sandbox. This file imports only the standard library, IPython and the student library's encoder so it
+runs in a minimal view, and it must never import anything that reads grading material.
+
+Two processes. The *recorder* (this process) never runs student code: before any student code exists it opens a
+pipe, makes itself non-dumpable (so no process of the same uid can read its memory or its file descriptors) and
+forks the *student process*, which runs the cells and then the probes and sends one line of JSON per event (the
+cells' log, each case's encoded value, the end) through the pipe. The recorder keeps the first complete message
+of each kind and stops listening at the first end message; in its own PID namespace it then kills every other
+process of the sandbox user (lingering threads, atexit handlers and daemons die with them) and only then writes
+the records file, once. Patching `os.replace`, faking `aiml_notebooks.evidence` in `sys.modules`, an `atexit`
+hook, a `__del__` or a thread that rewrites the file later all act after the recorder stopped listening.
+Student code can still choose the values its own probes report — as it can by returning them — which is why
+every verdict is computed outside the sandbox from raw values.
 """
 
 from __future__ import annotations
@@ -14,15 +25,22 @@ import io
 import json
 import math
 import os
+import select
 import signal
 import sys
 import time
 import traceback
+import types
 from typing import Any
+
+# imported before any student code runs: a fake module put into sys.modules later changes nothing here
+from aiml_notebooks.evidence import encode as _ENCODE
 
 SCHEMA_VERSION = 1
 STREAM_LIMIT = 256 * 1024          # characters of stdout/stderr kept per cell for the staff log
 MAX_RECORD_BYTES = 8 * 1024 * 1024
+MAX_ERROR_CHARS = 300            # of an exception message kept in a record
+PR_SET_DUMPABLE = 4
 PROTECTED_MODULES = ("builtins", "math", "json", "numpy", "operator", "functools", "itertools")
 
 
@@ -58,16 +76,23 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise CellTimeout()
 
 
-def _snapshot(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    return {n: dict(vars(sys.modules[n])) for n in names if n in sys.modules}
+def _snapshot(names: tuple[str, ...]) -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
+    return {n: (sys.modules[n], dict(vars(sys.modules[n]))) for n in names if n in sys.modules}
 
 
-def _restore(snapshot: dict[str, dict[str, Any]]) -> None:
-    """Undo monkeypatching of common modules before probes run (e.g. builtins.sum, math.exp, np.mean)."""
-    for name, saved in snapshot.items():
-        module = sys.modules.get(name)
-        if module is None:
-            continue
+def _restore(snapshot: dict[str, tuple[types.ModuleType, dict[str, Any]]]) -> None:
+    """Undo monkeypatching of common modules before probes run (e.g. builtins.sum, math.exp, np.mean).
+
+    The module objects themselves go back into sys.modules and get their own class back (a module whose
+    `__class__` was replaced could answer every attribute lookup itself).
+    """
+    for name, (module, saved) in snapshot.items():
+        sys.modules[name] = module
+        try:
+            if type(module) is not types.ModuleType:
+                module.__class__ = types.ModuleType
+        except TypeError:
+            pass
         d = vars(module)  # additions stay (lazy submodules such as numpy.random land here); changes go
         for key, value in saved.items():
             if d.get(key, _MISSING) is not value:
@@ -82,9 +107,11 @@ def run_cells(shell: Any, cells: list[dict[str, Any]], skip_roles: set[str], cel
     """Execute each code cell; record errors, time and captured output. Errors never stop the run."""
     log = []
     for index, cell in enumerate(cells, 1):
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        role = (cell.get("metadata", {}).get("aiml") or {}).get("role")
+        meta = cell.get("metadata")
+        aiml = meta.get("aiml") if isinstance(meta, dict) else None
+        role = aiml.get("role") if isinstance(aiml, dict) else None
         if role in skip_roles:
             continue
         source = cell.get("source", "")
@@ -108,7 +135,7 @@ def run_cells(shell: Any, cells: list[dict[str, Any]], skip_roles: set[str], cel
             error = CellTimeout(f"cell ran longer than {cell_seconds} s")
         entry["seconds"] = round(time.monotonic() - start, 3)
         if error is not None:
-            entry["error"] = {"name": type(error).__name__, "message": str(error)[:500]}
+            entry["error"] = {"name": _type_name(error), "message": _message(error)}
         entry["stdout"] = out.text()[-4000:]
         entry["stderr"] = err.text()[-4000:]
         entry["output_dropped"] = out.dropped + err.dropped
@@ -126,20 +153,32 @@ def _close_figures() -> None:
             pass
 
 
-def run_probes(user_ns: dict[str, Any], probe_cells: list[dict[str, Any]], probe_seconds: int) -> dict[str, Any]:
-    """Define each probe cell's functions in a copy of the student's namespace and call every case."""
-    from aiml_notebooks.evidence import encode  # local import: the student's cells have run by now
+def run_probes(user_ns: dict[str, Any], probe_cells: list[dict[str, Any]], probe_seconds: int,
+               send: Any = None) -> dict[str, Any]:
+    """Define each probe cell's functions in a copy of the student's namespace and call every case.
 
+    Each case's record is reduced to plain data (`encode`) while still in this process and, if `send` is given,
+    sent at once; the records are also returned.
+    """
     records: dict[str, Any] = {}
+    builtins_module = sys.modules["builtins"]  # restored by now: probes never inherit a rebound __builtins__
+
+    def record(name: str, value: dict[str, Any]) -> None:
+        records[name] = value
+        if send is not None:
+            send({"kind": "record", "case": name, "record": value})
+
     for cell in probe_cells:
         ns = dict(user_ns)
+        ns["__builtins__"] = builtins_module
         ns["case"] = lambda **spec: (lambda fn: fn)
         signal.alarm(probe_seconds)
         try:
             exec(compile(cell["source"], f"<tests for {', '.join(cell['cases'])}>", "exec"), ns)
         except BaseException as exc:
+            signal.alarm(0)
             for name in cell["cases"]:
-                records[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                record(name, {"ok": False, "error": f"{_type_name(exc)}: {_message(exc)}"})
             continue
         finally:
             signal.alarm(0)
@@ -149,15 +188,201 @@ def run_probes(user_ns: dict[str, Any], probe_cells: list[dict[str, Any]], probe
             sys.stdout = sys.stderr = out
             signal.alarm(probe_seconds)
             try:
-                records[name] = {"ok": True, "value": encode(ns[name]())}
+                result: dict[str, Any] = {"ok": True, "value": _ENCODE(ns[name]())}
             except CellTimeout:
-                records[name] = {"ok": False, "error": f"TimeoutError: took longer than {probe_seconds} s"}
+                result = {"ok": False, "error": f"TimeoutError: took longer than {probe_seconds} s"}
             except BaseException as exc:
-                records[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                result = {"ok": False, "error": f"{_type_name(exc)}: {_message(exc)}"}
             finally:
                 signal.alarm(0)
                 sys.stdout, sys.stderr = saved
+            record(name, result)
     return records
+
+
+def _type_name(exc: BaseException) -> str:
+    name = getattr(type(exc), "__name__", "Error")
+    return name[:80] if type(name) is str else "Error"
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # a student exception whose __str__ raises
+        return ""
+    return text[:MAX_ERROR_CHARS] if type(text) is str else ""
+
+
+
+
+class Channel:
+    """The student process's end of the pipe: one line of JSON per message, written with retries."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.write = os.write
+        self.dumps = json.dumps
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (self.dumps(message, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[self.write(self.fd, view):]
+
+
+def student_side(job: dict[str, Any], notebook: dict[str, Any], channel: Channel) -> int:
+    """In the forked student process: run the cells, then the probes, reporting each through `channel`."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="nocolor")
+    shell.showtraceback = _quiet_traceback(shell.showtraceback)
+    snapshot = _snapshot(PROTECTED_MODULES)
+    start = time.monotonic()
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    cells_log = run_cells(shell, cells if isinstance(cells, list) else [], set(job.get("skip_roles", [])),
+                          job["cell_seconds"])
+    executed = time.monotonic() - start
+    channel.send({"kind": "cells", "cells": cells_log, "seconds": round(executed, 3)})
+    _restore(snapshot)
+    run_probes(shell.user_ns, job["probe_cells"], job["probe_seconds"], channel.send)
+    channel.send({"kind": "end", "seconds": round(time.monotonic() - start, 3)})
+    return 0
+
+
+class Recorder:
+    """The recorder's side: read messages until the first end, keeping the first complete one of each kind."""
+
+    def __init__(self, fd: int, child: int) -> None:
+        self.fd, self.child = fd, child
+        self.buffer = b""
+        self.total = 0
+        self.cells: list[Any] | None = None
+        self.records: dict[str, Any] = {}
+        self.ended = False
+        self.too_large = False
+        self.status: int | None = None   # the student process's wait status, once it has ended
+
+    def listen(self) -> None:
+        while not self.ended and not self.too_large:
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if ready:
+                if not self._read_some():
+                    break  # every writer closed the pipe
+            elif self._child_gone():
+                while not self.ended and not self.too_large and self._readable() and self._read_some():
+                    pass  # what the student process wrote before it ended
+                break
+        deadline = time.monotonic() + 2
+        while not self.ended and not self._child_gone() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the pipe closed as the process ended: wait briefly for how it ended
+
+    def _readable(self) -> bool:
+        return bool(select.select([self.fd], [], [], 0)[0])
+
+    def _child_gone(self) -> bool:
+        if self.status is None:
+            try:
+                pid, status = os.waitpid(self.child, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid == 0:
+                return False
+            self.status = status
+        return True
+
+    def _read_some(self) -> bool:
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            return False
+        self.total += len(chunk)
+        if self.total > MAX_RECORD_BYTES:
+            self.too_large = True
+            return False
+        self.buffer += chunk
+        while b"\n" in self.buffer and not self.ended:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            self._take(line)
+        return True
+
+    def _take(self, line: bytes) -> None:
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return  # not a complete message: ignored
+        if not isinstance(message, dict):
+            return
+        kind = message.get("kind")
+        if kind == "cells" and self.cells is None and isinstance(message.get("cells"), list):
+            self.cells = message["cells"]
+        elif kind == "record" and isinstance(message.get("case"), str) and isinstance(message.get("record"), dict):
+            self.records.setdefault(message["case"], message["record"])
+        elif kind == "end" and self.cells is not None:
+            self.ended = True
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "cells": self.cells or [], "records": self.records}
+        if self.too_large:
+            out.update(records={}, error="records_too_large")
+        elif not self.ended:
+            out["error"] = "stopped_during_tests"
+        return out
+
+
+def _not_dumpable() -> None:
+    """No other process of this uid may read this one's memory, file descriptors or environment."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _end_everything_else(child: int, isolated: bool) -> None:
+    """Kill the student process and, in the sandbox's own PID namespace, every process of this uid but this one."""
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if isolated and os.getuid() != 0:  # never as root, never outside the sandbox's PID namespace
+        for _ in range(20):
+            try:
+                os.kill(-1, signal.SIGKILL)  # not this process, not PID 1 (init), nobody else's processes
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.01)
+    try:
+        os.waitpid(child, 0)
+    except ChildProcessError:
+        pass
+
+
+def _write_once(out_path: str, data: str) -> None:
+    try:  # anything there now was put there by someone else
+        if os.path.isdir(out_path) and not os.path.islink(out_path):
+            import shutil
+
+            shutil.rmtree(out_path, ignore_errors=True)
+        else:
+            os.unlink(out_path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(data)
+
+
+def _exit_like(status: int | None) -> int:
+    """The recorder's exit status mirrors the student process's: a kill shows as the same signal."""
+    if status is None:
+        return 0
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        return 128 + sig
+    return os.waitstatus_to_exitcode(status)
 
 
 def main(job_path: str) -> int:
@@ -165,36 +390,46 @@ def main(job_path: str) -> int:
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     out_path = os.path.join(root, job["out"])
-    if os.path.exists(out_path):  # anything already there is not ours
-        os.remove(out_path)
     with open(os.path.join(root, job["notebook"]), encoding="utf-8") as f:
         notebook = json.load(f)
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance(colors="nocolor")
-    shell.showtraceback = _quiet_traceback(shell.showtraceback)
     try:  # imported before student code so its pristine functions can be restored before the probes
         import numpy  # noqa: F401
     except ImportError:
         pass
-    snapshot = _snapshot(PROTECTED_MODULES)
-    start = time.monotonic()
-    cells_log = run_cells(shell, notebook.get("cells", []), set(job.get("skip_roles", [])), job["cell_seconds"])
-    executed = time.monotonic() - start
-    _restore(snapshot)
-    records = run_probes(shell.user_ns, job["probe_cells"], job["probe_seconds"])
-    result = {"schema_version": SCHEMA_VERSION, "cells": cells_log, "records": records,
-              "seconds": {"cells": round(executed, 3), "total": round(time.monotonic() - start, 3)}}
-    data = json.dumps(result, allow_nan=False, default=_json_default)
-    if len(data) > MAX_RECORD_BYTES:
-        result = {"schema_version": SCHEMA_VERSION, "cells": cells_log, "records": {},
-                  "error": f"records are {len(data)} bytes, over the {MAX_RECORD_BYTES} allowed"}
+    import IPython.core.interactiveshell  # noqa: F401  (the student process starts warm)
+
+    read_end, write_end = os.pipe()
+    _not_dumpable()  # before the fork: the student process never sees a readable recorder
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(read_end)
+            code = student_side(job, notebook, Channel(write_end))
+        except BaseException:
+            traceback.print_exc(limit=3)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    os.close(write_end)
+    recorder = Recorder(read_end, child)
+    recorder.listen()
+    _end_everything_else(child, bool(job.get("isolated")))
+    if recorder.status is None:  # ended by us after a complete report: a normal end
+        recorder.status = 0
+    if recorder.cells is not None:
+        result = recorder.result()
         data = json.dumps(result, allow_nan=False, default=_json_default)
-    tmp = out_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(data)
-    os.replace(tmp, out_path)
-    return 0
+        _write_once(out_path, data)
+    else:  # nothing usable came: no records file, the grader says the notebook stopped before the tests
+        try:
+            os.unlink(out_path)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            pass
+    return _exit_like(recorder.status if not recorder.ended else 0)
 
 
 def _json_default(obj: Any) -> Any:
