@@ -55,6 +55,7 @@ def main(ctx: click.Context, config: str, verbose: int) -> None:
 def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: bool) -> None:
     """Write release/ (student notebooks) and autograder/ (grading bundles) from source/."""
     from aiml_course.authoring.build import build_part, write_build
+    from aiml_course.authoring.verify import judged_inside
 
     course = course_from(ctx)
     for part_id in _parts(course, part):
@@ -63,6 +64,10 @@ def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: b
         changes = write_build(course, result)
         click.echo(f"{part_id}: {len(result.notebooks)} notebook(s), "
                    f"{len(changes)} file(s) changed" + "".join(f"\n  {c}" for c in changes))
+        for built in result.notebooks:
+            for c in judged_inside(built.spec):
+                click.secho(f"  judged inside: {built.spec.stem}:{c.qid}/{c.name} (its verdict is computed in the "
+                            "sandbox; weaker than a case judged outside)", fg="yellow")
 
 
 @main.command()
@@ -146,10 +151,16 @@ def grade(ctx: click.Context, part: str, directory: Path, backend: str | None, w
 
 
 def _print_summary(summary: Any) -> None:
+    from aiml_course.untrusted import printable
+
+    # names and problem texts come from submissions: each printed on one line without control characters
     click.echo(f"\n{'student':16} {'notebook':30} {'score':>12}  problem")
     for student, notebook, earned, possible, problem in summary.table():
-        click.echo(f"{student:16} {notebook:30} {earned:>6g}/{possible:<5g}  {problem}")
+        click.echo(f"{printable(student, 64):16} {printable(notebook, 60):30} {earned:>6g}/{possible:<5g}  "
+                   f"{printable(problem, 200)}")
     click.echo(f"{len(summary.graded)} graded, {summary.skipped} skipped (already graded; --force to redo)")
+    for reason in getattr(summary, "not_graded", []):
+        click.secho(f"not graded: {printable(reason, 300)}", fg="red", err=True)
     if summary.reports:
         click.echo(f"feedback reports: {summary.reports}")
 

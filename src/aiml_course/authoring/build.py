@@ -24,7 +24,7 @@ from aiml_course.authoring.render import (
     public_checks,
     render,
 )
-from aiml_course.authoring.verify import scan_for_leaks, scan_for_mutants
+from aiml_course.authoring.verify import check_judged_outside, scan_for_leaks, scan_for_mutants
 from aiml_course.config import Course
 from aiml_course.errors import AuthoringError, GradingError
 from aiml_course.grading.engine import RUNNER, Execution, execute
@@ -131,6 +131,7 @@ def _source_cell(spec: NotebookSpec, rendered_text: str, rendered_index: int) ->
 def build_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, *, use_cache: bool = True
                    ) -> BuiltNotebook:
     spec = parse_notebook(path)
+    check_judged_outside(spec)  # before anything runs: a verdict decided in the sandbox is refused
     solution_text = dumps_notebook(render(spec, variant="solution"))
     cache = course.root / CACHE_DIR if use_cache else None
     references, run = compute_references(spec, solution_text, sandbox,

@@ -1,12 +1,13 @@
-"""Scan generated student-facing files for anything hidden: do not trust the transform, read the output."""
+"""Checks on what a build writes: nothing hidden reaches student-facing files (read the output, do not trust the
+transform), and no case decides its own verdict inside the sandbox."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from aiml_course.authoring.parse import BEGIN, END, NotebookSpec
-from aiml_course.errors import LeakError
+from aiml_course.authoring.parse import BEGIN, END, Case, NotebookSpec
+from aiml_course.errors import AuthoringError, LeakError
 
 MARKERS = (BEGIN, END, "BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "# JUDGE", "WALKTHROUGH", "# MUTANT")
 MUTANT_MARKER = re.compile(r"#\s*MUTANT\b")
@@ -121,3 +122,28 @@ def json_strings(content: str) -> str:
 
     walk(data)
     return "\n".join(out)
+
+
+INSIDE_MODES = frozenset({"true"})  # compare modes whose verdict the probe itself computes in the sandbox
+
+
+def judged_inside(spec: NotebookSpec) -> list[Case]:
+    """The cases whose verdict is computed inside the sandbox, each declared with judged="inside" (imports)."""
+    return [c for c in spec.cases() if c.spec.get("judged") == "inside"]
+
+
+def check_judged_outside(spec: NotebookSpec) -> None:
+    """Refuse any case whose pass/fail the probe decides inside the sandbox, unless it says judged="inside".
+
+    A probe that returns True/False (compare="true") hands the verdict to the student's process, where it can be
+    forged without knowing the answer. Probes return raw values (outputs, predictions, weights) and the grader
+    decides with compare/below/above or a # JUDGE function; imported tests that cannot be split are marked
+    @case(..., judged="inside") and reported as such by `course build`.
+    """
+    for c in spec.cases():
+        if c.spec.get("compare", "close") in INSIDE_MODES and c.spec.get("judged") != "inside":
+            raise AuthoringError(
+                f'case {c.name} decides its own verdict inside the sandbox (compare="{c.spec["compare"]}"): '
+                "return the raw value (outputs, predictions, the list itself) and judge it outside with "
+                "compare=/below=/above= or a # JUDGE function (docs/authoring.md, 'Verdicts are decided outside')",
+                notebook=spec.path, cell=c.cell, question=c.qid)
