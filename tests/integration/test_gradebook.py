@@ -7,8 +7,8 @@ import glob
 import hashlib
 import json
 import shutil
-import sqlite3
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from aiml_course.errors import GradebookError
 from aiml_course.gradebook import CaseRow, Gradebook, Submission, known_revisions
@@ -289,7 +290,7 @@ def test_offsets_are_stored_as_utc_on_both_databases(gradebook: Gradebook, tmp_p
     assert row["submitted_at"].hour == 11
     assert gradebook.extensions()[(student, "part-01-mini")] == until
     with gradebook.engine.connect() as c:
-        raw = c.exec_driver_sql("SELECT submitted_at FROM submissions WHERE student_id = %s" % f"'{student}'").scalar()
+        raw = c.execute(text("SELECT submitted_at FROM submissions WHERE student_id = :s"), {"s": student}).scalar()
     assert "11:00" in str(raw)  # the UTC wall time is what the database holds
     rows = {r["student"]: r for r in grade_rows(course, gradebook)[1]}
     assert rows[student]["part-01-mini:late_penalty"] == 0.0

@@ -119,8 +119,12 @@ def test_a_part_without_bundles_is_skipped(mini_course: Course, gradebook: Grade
 
 
 def test_peer_reviews_count_rows_of_a_peer_reviews_table(mini_course: Course, gradebook: Gradebook) -> None:
-    """Without stored reviews every student has done 0; with some, each reviewer's rows count."""
-    from aiml_course.peer_review.store import StoredReview, store_reviews
+    """Without stored reviews every student has done 0; with some, each reviewer's rows of a pair still assigned
+    count (after a re-assignment that drops a pair, its review no longer counts)."""
+    from aiml_course.peer_review.store import StoredReview, replace_pairs, store_reviews
+
+    pairs = {"ann": ["bob", "dora"], "dora": ["ann"], "bob": ["ann"]}
+    replace_pairs(gradebook, PART, pairs, {a: f"author-{a}" for a in ("ann", "bob", "dora")}, seed=0)
 
     course = dataclasses.replace(mini_course, certificate=CertificatePolicy(min_part_fraction=0.7,
                                                                             min_reviews_done=2))
@@ -135,6 +139,10 @@ def test_peer_reviews_count_rows_of_a_peer_reviews_table(mini_course: Course, gr
     assert verdicts["dora"].missing == ["Peer reviews: 1 done, needs 2"]
     assert verdicts["bob"].missing == [f"Part {PART}: 61 % of the points, needs 70 %",
                                        "Peer reviews: 1 done, needs 2"]
+    replace_pairs(gradebook, PART, {"ann": ["bob"], "dora": ["ann"], "bob": ["ann"]},
+                  {a: f"author-{a}" for a in ("ann", "bob", "dora")}, seed=1)  # ann no longer reviews dora
+    verdicts = {v.student: v for v in eligibility(course, gradebook)}
+    assert verdicts["ann"].reviews_done == 1 and not verdicts["ann"].qualifies
 
 
 # ── issuing and verifying ─────────────────────────────────────────────────────────────────────────────────

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from aiml_course.config import RubricItem
-from aiml_course.gradebook import Gradebook, Student
+from aiml_course.gradebook import Gradebook, Student, Submission
 from aiml_course.grading.engine import NotebookGrade
 from aiml_course.peer_review import (
     PeerAssignment,
@@ -420,3 +420,96 @@ def test_peer_tasks_say_which_assigned_reviews_are_done(tmp_path) -> None:
     assert peer_tasks(book, "p4", "cat") == []
     (received,) = peer_feedback(book, "p4", "cat")
     assert received["reviewer"] == "Reviewer 1" and "Ann" not in received["comment"]
+
+
+# ---------------------------------------------------------------- issue 11: empty folders, bounds, re-assignment
+
+
+def test_students_whose_folder_was_empty_get_no_reviews_and_are_not_reviewed(course_dir: Path) -> None:
+    """A student graded 0 on every notebook because nothing was handed in (no submission time) is neither a
+    reviewer nor an author; one missing notebook out of two is still a submitter."""
+    book = Gradebook(f"sqlite:///{course_dir / 'var' / 'gradebook.sqlite'}")
+    for sid in ("a0", "a1"):  # a0: folder empty (both notebooks missing); a1: one of two handed in
+        with book.session() as s:
+            s.query(Submission).filter_by(student_id=sid, part=PART).delete()
+    book.record("a0", PART, NotebookGrade(notebook="major-project.ipynb"), content_sha256="missing",
+                submitted_at=None)
+    book.record("a0", PART, NotebookGrade(notebook="report.ipynb"), content_sha256="missing", submitted_at=None)
+    book.record("a1", PART, NotebookGrade(notebook="major-project.ipynb"), content_sha256="missing",
+                submitted_at=None)
+    book.record("a1", PART, NotebookGrade(notebook="report.ipynb"), content_sha256="x" * 64,
+                submitted_at=datetime(2026, 3, 20, tzinfo=UTC))
+    assert invoke(course_dir, "assign", PART, "--k", "2")[0] == 0
+    people = {r[1] for r in stored(course_dir)} | {r[2] for r in stored(course_dir)}
+    assert "a0" not in people and "a1" in people
+
+
+def test_tiny_cohorts_are_warned_that_k_is_more_than_possible(tmp_path: Path) -> None:
+    """Cohorts of 1 and 2 with k = 3: the assignment says so, cohort by cohort."""
+    (tmp_path / "course_config.py").write_text(CONFIG)
+    book = Gradebook(f"sqlite:///{tmp_path / 'var' / 'gradebook.sqlite'}")
+    for sid, group in (("a0", "a"), ("a1", "a"), ("b0", "b")):
+        book.ensure_student(sid, cohort=group)
+        book.record(sid, PART, NotebookGrade(notebook="p.ipynb"), content_sha256=sid,
+                    submitted_at=datetime(2026, 3, 20, tzinfo=UTC))
+    result = CliRunner().invoke(peer_review_cli, ["assign", PART, "--k", "3"],
+                                obj={"config": str(tmp_path / "course_config.py")})
+    assert result.exit_code == 0, result.output
+    assert "cohort 'a' has 2 student(s) with a submission: k=3 is more than possible, they get only 1 review(s)" \
+        in result.output
+    assert "cohort 'b' has 1 student(s)" in result.output and "no reviews at all" in result.output
+
+
+def test_tiny_cohorts_fall_back_to_the_median_with_a_warning() -> None:
+    """Two cohorts of two, k = 3 (one review per author; the unbounded model gave 757 and -1180 on 0..12)."""
+    reviews = [("s0", "s1", 11.0), ("s1", "s0", 9.0), ("s2", "s3", 10.0), ("s3", "s2", 6.0)]
+    fit = calibrated_grades(reviews, iterations=500, score_range=(0, 12))
+    assert fit.method == "median" and fit.scores == median_grades(reviews)
+    assert fit.warnings and "too little data to calibrate" in fit.warnings[0]
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 6, 8])
+def test_calibrated_grades_of_small_cohorts_stay_in_range_and_bounded(n: int) -> None:
+    """Small cohorts with integer rubric totals and extreme reviewers: the model's own estimates (no clipping)
+    stay near the rubric's range, and the returned grades never leave it."""
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        assignment = assign_reviews(cohort(n), k=3, seed=seed)
+        reviews = [(v, u, float(rng.choice([0, 12]) if v.endswith("0") else rng.integers(0, 13)))
+                   for v, authors in assignment.items() for u in authors]
+        raw = calibrated_grades(reviews, iterations=400, seed=seed)
+        assert all(-1.0 <= x <= 13.0 for x in raw.scores.values()), raw.scores
+        clipped = calibrated_grades(reviews, iterations=400, seed=seed, score_range=(0, 12))
+        assert all(0 <= x <= 12 for x in clipped.scores.values())
+
+
+def test_reviews_of_pairs_no_longer_assigned_do_not_count(tmp_path: Path) -> None:
+    """After a re-assignment, a stored review whose pair was dropped is left out of the aggregate (with a
+    warning), and authors without a review are still listed."""
+    from aiml_course.peer_review import aggregate_part
+    from aiml_course.peer_review.store import StoredReview, replace_pairs, store_reviews
+
+    book = Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    aliases = {s: f"author-{s}" for s in ("ann", "bob", "cat")}
+    replace_pairs(book, PART, {"ann": ["bob"], "bob": ["cat"], "cat": ["ann"]}, aliases, seed=1)
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    comment = "Clear code and a good explanation of the results."
+    store_reviews(book, [StoredReview(PART, v, u, aliases[u], {"correctness": p, "clarity": p}, 2 * p, comment, when)
+                         for v, u, p in (("ann", "bob", 4), ("bob", "cat", 1), ("cat", "ann", 3))])
+    replace_pairs(book, PART, {"ann": ["bob", "cat"], "bob": ["ann"], "cat": []}, aliases, seed=2)
+    result = aggregate_part(book, PART, None, rubric=RUBRIC, iterations=100)
+    assert sorted(result.reviews) == [("ann", "bob", 8.0)]
+    assert result.unreviewed == ["ann", "cat"] and set(result.aliases) == {"ann", "bob", "cat"}
+    assert any("no longer assigned" in w for w in result.warnings)
+
+
+def test_aggregate_lists_authors_without_reviews(course_dir: Path) -> None:
+    """The printed table has a row for every author of the assignment, 'no reviews' where nobody reviewed them."""
+    assert invoke(course_dir, "assign", PART, "--k", "2")[0] == 0
+    rows = stored(course_dir)
+    forgotten = rows[0][2]
+    folder = write_reviews(course_dir, [r for r in rows if r[2] != forgotten], harsh="")
+    code, out = invoke(course_dir, "aggregate", PART, str(folder), "--iterations", "100")
+    assert code == 0, out
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"{forgotten:<16}"))
+    assert "no reviews" in line

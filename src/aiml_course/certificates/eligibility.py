@@ -15,6 +15,7 @@ from aiml_course.gradebook import Gradebook
 
 EPS = 1e-9
 PEER_REVIEW_TABLE = "peer_reviews"
+PEER_ASSIGNMENT_TABLE = "peer_assignments"
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,17 @@ def part_points(course: Course) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def reviews_done(gradebook: Gradebook) -> dict[str, int]:
-    """Reviewer → number of rows in a `peer_reviews` table with a `reviewer` column; {} while none exists."""
+    """Reviewer → number of their reviews in `peer_reviews` whose pair is still assigned in `peer_assignments`
+    (a re-assignment takes back the reviews of pairs it dropped); {} while the tables do not exist.
+
+    Read by table name: certificates do not import the peer-review feature."""
     inspector = inspect(gradebook.engine)
-    if not inspector.has_table(PEER_REVIEW_TABLE):
-        return {}
-    if "reviewer" not in {c["name"] for c in inspector.get_columns(PEER_REVIEW_TABLE)}:
+    if not (inspector.has_table(PEER_REVIEW_TABLE) and inspector.has_table(PEER_ASSIGNMENT_TABLE)):
         return {}
     with gradebook.session() as s:
-        rows = s.execute(text(f"SELECT reviewer, COUNT(*) FROM {PEER_REVIEW_TABLE} GROUP BY reviewer"))
+        rows = s.execute(text(
+            f"SELECT r.reviewer, COUNT(*) FROM {PEER_REVIEW_TABLE} r JOIN {PEER_ASSIGNMENT_TABLE} a "
+            "ON a.part = r.part AND a.reviewer = r.reviewer AND a.author = r.author GROUP BY r.reviewer"))
         return {str(reviewer): int(count) for reviewer, count in rows}
 
 

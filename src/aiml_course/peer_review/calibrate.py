@@ -9,13 +9,20 @@ Educational Data Mining 2013. PG1, for author u and reviewer v:
     z_uv ~ N(s_u + b_v, 1/tau_v)        the score v gave u
 
 Every conditional is conjugate, so a Gibbs sweep draws s, b and tau in closed form, then shifts all s up and all
-b down by one exactly drawn amount (the likelihood cannot see that direction; the move makes small classes mix). Hyperparameters left as None
-are learned in the same sweep (empirical Bayes, so the model works on any score scale): mu0 under a flat prior,
-the prior spreads of s and b under flat priors on their standard deviations (Gelman 2006; a flat prior on the
-log would make the posterior improper), beta0 under a flat prior; alpha0 is fixed. With fewer than three
-authors or reviewers nothing is learned: the starting values (from the observed mean and spread) are kept.
-Biases are relative to the average reviewer: if every reviewer is harsh, PG1 cannot tell. Posterior means are averaged
-from the conditional means of each kept sweep (Rao-Blackwellised), which is steadier than averaging draws.
+b down by one exactly drawn amount (the likelihood cannot see that direction; the move makes small classes mix).
+Hyperparameters left as None are learned in the same sweep (empirical Bayes, so the model works on any score
+scale): mu0 under a flat prior; the precisions gamma0 and eta0 and the rate beta0 under proper Gamma hyperpriors
+(`PG1Priors.hyper_strength` pseudo-observations) centred on reference values from the observed spread of the
+scores (true scores spread like the reviews, biases about half as much). Those hyperpriors are the shrinkage
+that keeps the model bounded: with flat ones and few reviews per author, the prior on biases can go to nothing
+and s_u + b_v is then free to run off (two cohorts of two gave 757 and -1180 on a 0-12 rubric). alpha0 is fixed.
+
+Too little data to calibrate anything (fewer than MIN_AUTHORS authors or MIN_REVIEWERS reviewers, or fewer than
+MIN_REVIEWS_PER_AUTHOR reviews for the typical author): the median of each author's reviews is returned instead,
+with a warning (`Calibration.method == "median"`). Calibrated scores are kept inside the rubric's range when one
+is given (`score_range`). Biases are relative to the average reviewer: if every reviewer is harsh, PG1 cannot
+tell. Posterior means are averaged from the conditional means of each kept sweep (Rao-Blackwellised), which is
+steadier than averaging draws.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Review = tuple[str, str, float]  # (reviewer, author, score)
-MIN_TO_LEARN = 3                 # authors and reviewers needed before hyperparameters are learned
+MIN_AUTHORS = 3                  # authors needed before PG1 is fitted at all
+MIN_REVIEWERS = 2                # reviewers needed (one reviewer's bias cannot be told from the scores)
+MIN_REVIEWS_PER_AUTHOR = 2       # reviews the typical (median) author needs before PG1 is fitted
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class PG1Priors:
     eta0: float | None = None       # precision of reviewer biases around 0
     alpha0: float = 2.0             # shape of the reliability prior (small: reviewers differ a lot)
     beta0: float | None = None      # rate of the reliability prior
+    hyper_strength: float = 3.0     # pseudo-observations behind each learned precision's Gamma hyperprior
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class Calibration:
     bias: dict[str, float]
     reliability: dict[str, float]
     hyper: dict[str, float] = field(default_factory=dict)  # posterior means of mu0, gamma0, eta0, beta0
+    method: str = "pg1"             # "pg1", or "median" when there was too little data to calibrate
+    warnings: list[str] = field(default_factory=list)
 
 
 def median_grades(reviews: Sequence[Review]) -> dict[str, float]:
@@ -61,21 +73,62 @@ def median_grades(reviews: Sequence[Review]) -> dict[str, float]:
 
 def calibrated_grades(
     reviews: Sequence[Review], *, iterations: int = 2000, burn_in: int | None = None, seed: int = 0,
-    priors: PG1Priors | None = None,
+    priors: PG1Priors | None = None, score_range: tuple[float, float] | None = None,
 ) -> Calibration:
-    """Fit PG1 to `reviews` by Gibbs sampling and return the posterior means."""
+    """Fit PG1 to `reviews` by Gibbs sampling and return the posterior means, kept within `score_range` (the
+    rubric's lowest and highest total); too few reviews give each author's median instead, with a warning."""
     if not reviews:
         return Calibration({}, {}, {}, {})
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     data = _Data.of(reviews)
+    too_few = _too_few(data)
+    if too_few:
+        return _median_fallback(reviews, too_few)
     sampler = _Gibbs(data, priors or PG1Priors(), np.random.default_rng(seed))
     keep_from = iterations // 4 if burn_in is None else min(burn_in, iterations - 1)
     for sweep in range(iterations):
         sampler.sweep()
         if sweep >= keep_from:
             sampler.accumulate()
-    return sampler.result()
+    return _within(sampler.result(), score_range)
+
+
+def _too_few(d: _Data) -> str:
+    """Why these reviews are too few to calibrate, in words ('' when they are enough)."""
+    per_author = np.bincount(d.a, minlength=len(d.authors))
+    if len(d.authors) < MIN_AUTHORS or len(d.reviewers) < MIN_REVIEWERS:
+        return (f"{len(d.authors)} authors and {len(d.reviewers)} reviewers (calibration needs at least "
+                f"{MIN_AUTHORS} authors and {MIN_REVIEWERS} reviewers)")
+    if float(np.median(per_author)) < MIN_REVIEWS_PER_AUTHOR:
+        return (f"a typical author has {float(np.median(per_author)):g} review(s) (calibration needs at least "
+                f"{MIN_REVIEWS_PER_AUTHOR})")
+    return ""
+
+
+def _median_fallback(reviews: Sequence[Review], why: str) -> Calibration:
+    """Each author's median, as a Calibration that says it is one."""
+    median = median_grades(reviews)
+    spread: dict[str, list[float]] = {}
+    for _reviewer, author, score in reviews:
+        spread.setdefault(author, []).append(float(score))
+    sd = {u: float(np.std(z) / np.sqrt(len(z))) for u, z in spread.items()}
+    return Calibration(median, {u: sd[u] for u in median}, {}, {}, method="median",
+                       warnings=[f"too little data to calibrate: {why}; the calibrated grade is the median review"])
+
+
+def _within(result: Calibration, score_range: tuple[float, float] | None) -> Calibration:
+    """`result` with every score clipped into the rubric's range (a warning names the authors it moved)."""
+    if score_range is None:
+        return result
+    low, high = score_range
+    moved = sorted(u for u, x in result.scores.items() if not low <= x <= high)
+    scores = {u: float(min(max(x, low), high)) for u, x in result.scores.items()}
+    warnings = list(result.warnings)
+    if moved:
+        warnings.append(f"calibrated grades of {', '.join(moved)} fell outside {low:g}..{high:g} and were clipped")
+    return Calibration(scores, result.score_sd, result.bias, result.reliability, result.hyper, result.method,
+                       warnings)
 
 
 @dataclass
@@ -104,19 +157,19 @@ class _Gibbs:
         self.d, self.p, self.rng = d, priors, rng
         self.n_u = np.bincount(d.a, minlength=len(d.authors)).astype(float)
         self.n_v = np.bincount(d.r, minlength=len(d.reviewers)).astype(float)
-        spread = float(np.var(d.z)) or 1.0
+        spread = float(np.var(d.z)) or 1e-6 * max(1.0, float(np.mean(np.abs(d.z)))) ** 2  # all alike: tiny
         self.tiny = 1e-9 * spread   # keeps rates positive when every score is the same
         self.s = np.bincount(d.a, weights=d.z, minlength=len(d.authors)) / self.n_u
         self.b = np.zeros(len(d.reviewers))
         self.tau = np.full(len(d.reviewers), 1.0 / spread)
-        # starting values, and the fixed values when there is too little data to learn hyperparameters from:
-        # the observed mean and spread, biases of about half the spread, noise about the size of the spread
+        # starting values: the observed mean; hyperparameters given in `priors` stay fixed
         self.mu0 = float(np.mean(d.z)) if priors.mu0 is None else priors.mu0
-        self.gamma0 = 1.0 / (float(np.var(self.s)) or spread) if priors.gamma0 is None else priors.gamma0
-        self.eta0 = 4.0 / spread if priors.eta0 is None else priors.eta0
-        self.beta0 = priors.alpha0 * spread if priors.beta0 is None else priors.beta0
-        # the flat hyperpriors give a proper posterior only with a few authors and reviewers to learn from
-        self.learn = len(d.authors) >= MIN_TO_LEARN and len(d.reviewers) >= MIN_TO_LEARN
+        # reference values: the centres of the hyperpriors (true scores spread like the reviews, biases half as
+        # much, noise the size of the spread)
+        self.ref = {"gamma0": 1.0 / spread, "eta0": 4.0 / spread, "beta0": priors.alpha0 * spread}
+        self.gamma0 = self.ref["gamma0"] if priors.gamma0 is None else priors.gamma0
+        self.eta0 = self.ref["eta0"] if priors.eta0 is None else priors.eta0
+        self.beta0 = self.ref["beta0"] if priors.beta0 is None else priors.beta0
         self.kept = 0
         self.sum_s = np.zeros(len(d.authors))
         self.sum_s2 = np.zeros(len(d.authors))
@@ -149,28 +202,27 @@ class _Gibbs:
         draw of c there keeps the sampler from wandering when reviewers are few.
         """
         n_u, n_v = len(self.s), len(self.b)
-        if self.learn and self.p.mu0 is None:  # mu0 moves with s: only the bias prior decides
+        if self.p.mu0 is None:  # mu0 moves with s: only the bias prior decides
             prec, mean = self.eta0 * n_v, float(self.b.mean())
         else:
             prec = self.gamma0 * n_u + self.eta0 * n_v
             mean = (self.gamma0 * float(np.sum(self.mu0 - self.s)) + self.eta0 * float(self.b.sum())) / prec
         c = self.rng.normal(mean, 1.0 / np.sqrt(prec))
         self.s, self.b = self.s + c, self.b - c
-        if self.learn and self.p.mu0 is None:
+        if self.p.mu0 is None:
             self.mu0 += c
 
     def _hyper(self) -> None:
         rng, n_u, n_v = self.rng, len(self.s), len(self.b)
-        if not self.learn:
-            return
         if self.p.mu0 is None:
             self.mu0 = rng.normal(self.s.mean(), 1.0 / np.sqrt(self.gamma0 * n_u))
+        a = self.p.hyper_strength  # Gamma(a, a / ref) hyperpriors: mean ref, as strong as `a` observations
         if self.p.gamma0 is None:
-            self.gamma0 = rng.gamma((n_u - 1) / 2, 2.0 / (np.sum((self.s - self.mu0) ** 2) + self.tiny))
+            self.gamma0 = rng.gamma(a + n_u / 2, 1.0 / (a / self.ref["gamma0"] + np.sum((self.s - self.mu0) ** 2) / 2))
         if self.p.eta0 is None:
-            self.eta0 = rng.gamma((n_v - 1) / 2, 2.0 / (np.sum(self.b**2) + self.tiny))
+            self.eta0 = rng.gamma(a + n_v / 2, 1.0 / (a / self.ref["eta0"] + np.sum(self.b**2) / 2))
         if self.p.beta0 is None:
-            self.beta0 = rng.gamma(n_v * self.p.alpha0 + 1, 1.0 / (np.sum(self.tau) + self.tiny))
+            self.beta0 = rng.gamma(a + n_v * self.p.alpha0, 1.0 / (a / self.ref["beta0"] + np.sum(self.tau)))
 
     def accumulate(self) -> None:
         self.kept += 1

@@ -44,6 +44,8 @@ def assign_cmd(ctx: click.Context, part: str, k: int | None, seed: int | None, d
     outcome = assign_part(Gradebook(db_url(course, db)), part_id,
                           k=k or course.peer_review.reviews_per_submission, seed=seed)
     _print_assignment(outcome)
+    for warning in outcome.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     note = ("first assignment of this part" if not outcome.before else
             "replaces the earlier assignment" if outcome.changed else "same as the stored assignment")
     click.echo(f"{len(outcome.pairs)} reviews for {part_id} stored (seed {seed}; {note})")
@@ -170,17 +172,25 @@ def _print_collect(report: CollectReport) -> None:
 
 
 def _print_aggregate(result: Aggregate, *, max_points: int) -> None:
-    cal, counts = result.calibration, {u: 0 for u in result.median}
+    """Every author of the assignment (those without a review too), then the reviewers, then what is missing."""
+    cal, counts = result.calibration, dict.fromkeys(result.aliases, 0)
     for _, author, _ in result.reviews:
-        counts[author] += 1
-    click.echo(f"{'author':<16} {'alias':<12} {'reviews':>7} {'median':>7} {'calibrated':>10} {'± sd':>6}"
+        counts[author] = counts.get(author, 0) + 1
+    label = "calibrated" if cal.method == "pg1" else "median*"
+    click.echo(f"{'author':<16} {'alias':<12} {'reviews':>7} {'median':>7} {label:>10} {'± sd':>6}"
                f"   (out of {max_points})")
-    for author in result.median:
+    for author in sorted(result.aliases):
+        if author not in result.median:
+            click.echo(f"{author:<16} {result.aliases[author]:<12} {0:>7} {'-':>7} {'-':>10} {'-':>6}   no reviews")
+            continue
         click.echo(f"{author:<16} {result.aliases[author]:<12} {counts[author]:>7} {result.median[author]:>7.2f} "
                    f"{cal.scores[author]:>10.2f} {cal.score_sd[author]:>6.2f}")
-    click.echo(f"\n{'reviewer':<16} {'bias':>6} {'reliability':>11}")
-    for reviewer in cal.bias:
-        click.echo(f"{reviewer:<16} {cal.bias[reviewer]:>+6.2f} {cal.reliability[reviewer]:>11.2f}")
+    if cal.bias:
+        click.echo(f"\n{'reviewer':<16} {'bias':>6} {'reliability':>11}")
+        for reviewer in cal.bias:
+            click.echo(f"{reviewer:<16} {cal.bias[reviewer]:>+6.2f} {cal.reliability[reviewer]:>11.2f}")
     if result.missing:
         click.echo(f"\n{len(result.missing)} assigned reviews not handed in: "
                    + ", ".join(f"{p.reviewer} → {p.alias}" for p in result.missing))
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)

@@ -4,7 +4,7 @@ reviews collected into the gradebook's `peer_reviews` table (`course peer-review
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,24 @@ from aiml_course.peer_review.store import Pair, load_pairs, load_reviews
 
 @dataclass(frozen=True)
 class Aggregate:
-    """A part's peer grades: the reviews used, the median and PG1 grades, and assigned reviews never handed in."""
+    """A part's peer grades: the reviews used, the median and PG1 grades, and assigned reviews never handed in.
+
+    `aliases` holds every author of the current assignment, reviewed or not; `median` and the calibration only
+    those with at least one review (`unreviewed` lists the others). `warnings` say when the calibrated grades
+    are only medians (too few reviews) or were clipped to the rubric's range, and which stored reviews were left
+    out because their pair is no longer assigned.
+    """
 
     reviews: list[Review]
     aliases: dict[str, str]      # author -> alias
     median: dict[str, float]
     calibration: Calibration
     missing: list[Pair]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def unreviewed(self) -> list[str]:
+        return sorted(a for a in self.aliases if a not in self.median)
 
 
 def read_reviews(folder: Path, pairs: list[Pair], rubric: tuple[RubricItem, ...]) -> list[Review]:
@@ -80,12 +91,15 @@ def _assignment_problems(
     return []
 
 
-def stored_reviews(gradebook: Gradebook, part: str) -> list[Review]:
-    """(reviewer, author, total points) for every review of `part` collected into the `peer_reviews` table."""
-    reviews = [(r.reviewer, r.author, float(r.total)) for r in load_reviews(gradebook, part)]
+def stored_reviews(gradebook: Gradebook, part: str, pairs: list[Pair] | None = None) -> list[Review]:
+    """(reviewer, author, total points) for every review of `part` collected into the `peer_reviews` table; with
+    `pairs`, only those of a pair still assigned (a re-assignment drops the others: they no longer count)."""
+    assigned = None if pairs is None else {(p.reviewer, p.author) for p in pairs}
+    reviews = [(r.reviewer, r.author, float(r.total)) for r in load_reviews(gradebook, part)
+               if assigned is None or (r.reviewer, r.author) in assigned]
     if not reviews:
-        raise PeerReviewError(f"no reviews of {part} in the gradebook: run `course peer-review collect {part}` "
-                              "or pass a FOLDER of review files")
+        raise PeerReviewError(f"no reviews of {part} in the gradebook for its current assignment: run "
+                              f"`course peer-review collect {part}` or pass a FOLDER of review files")
     return reviews
 
 
@@ -100,12 +114,20 @@ def aggregate_part(
     pairs = load_pairs(gradebook, part)
     if not pairs:
         raise PeerReviewError(f"no peer-review assignment stored for {part}: run `course peer-review assign {part}`")
-    reviews = read_reviews(folder, pairs, rubric) if folder is not None else stored_reviews(gradebook, part)
+    reviews = read_reviews(folder, pairs, rubric) if folder is not None else stored_reviews(gradebook, part, pairs)
+    warnings = []
+    if folder is None:
+        dropped = len(load_reviews(gradebook, part)) - len(reviews)
+        if dropped:
+            warnings.append(f"{dropped} stored review(s) of pairs no longer assigned (re-assignment) do not count")
     done = {(v, u) for v, u, _ in reviews}
+    calibration = calibrated_grades(reviews, iterations=iterations, seed=seed,
+                                    score_range=(0.0, float(sum(item.max_points for item in rubric))))
     return Aggregate(
         reviews=reviews,
         aliases={p.author: p.alias for p in pairs},
         median=median_grades(reviews),
-        calibration=calibrated_grades(reviews, iterations=iterations, seed=seed),
+        calibration=calibration,
         missing=[p for p in pairs if (p.reviewer, p.author) not in done],
+        warnings=warnings + calibration.warnings,
     )

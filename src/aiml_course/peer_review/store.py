@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select
@@ -70,11 +70,13 @@ def stored_aliases(gradebook: Gradebook, part: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class AssignOutcome:
-    """What `assign_part` stored: the pairs, each submitter's cohort, and the assignment it replaced."""
+    """What `assign_part` stored: the pairs, each submitter's cohort, the assignment it replaced, and warnings
+    (cohorts too small for k reviews each)."""
 
     pairs: list[Pair]
     cohorts: dict[str, str]
     before: list[Pair]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -82,14 +84,30 @@ class AssignOutcome:
 
 
 def submitters_of(gradebook: Gradebook, part: str) -> dict[str, str]:
-    """Student -> cohort for every active student with a graded submission for `part`."""
+    """Student -> cohort for every active student who handed in at least one notebook of `part` (a student whose
+    folder was empty is graded 0 on every notebook, has nothing to review, and reviews nobody)."""
     students = {s.id: s for s in gradebook.students()}
-    graded = {row["student"] for row in gradebook.latest(part)}
-    return {sid: students[sid].cohort for sid in sorted(graded) if sid in students and students[sid].active}
+    handed_in = {row["student"] for row in gradebook.latest(part) if row["submitted_at"] is not None}
+    return {sid: students[sid].cohort for sid in sorted(handed_in) if sid in students and students[sid].active}
+
+
+def small_cohort_warnings(cohorts: Mapping[str, str], k: int) -> list[str]:
+    """A sentence for each cohort with too few submitters for everyone to get k reviews."""
+    sizes: dict[str, int] = {}
+    for cohort in cohorts.values():
+        sizes[cohort] = sizes.get(cohort, 0) + 1
+    out = []
+    for cohort, n in sorted(sizes.items()):
+        if n - 1 < k:
+            got = "no reviews at all" if n == 1 else f"only {n - 1} review(s) each"
+            out.append(f"cohort {cohort!r} has {n} student(s) with a submission: k={k} is more than possible, "
+                       f"they get {got}")
+    return out
 
 
 def assign_part(gradebook: Gradebook, part: str, *, k: int, seed: int) -> AssignOutcome:
-    """Assign reviews among the students graded for `part` and store them, replacing any earlier assignment."""
+    """Assign reviews among the students who handed in work for `part` and store them, replacing any earlier
+    assignment (reviews collected for pairs no longer assigned stay stored but no longer count)."""
     cohorts = submitters_of(gradebook, part)
     if not cohorts:
         raise PeerReviewError(f"no graded submission for {part} in the gradebook: run `course grade {part} DIR` first")
@@ -98,7 +116,7 @@ def assign_part(gradebook: Gradebook, part: str, *, k: int, seed: int) -> Assign
     aliases = make_aliases({a for authors in assignment.values() for a in authors},
                            keep={p.author: p.alias for p in before})
     pairs = replace_pairs(gradebook, part, assignment, aliases, seed=seed)
-    return AssignOutcome(pairs, cohorts, before)
+    return AssignOutcome(pairs, cohorts, before, small_cohort_warnings(cohorts, k))
 
 
 class PeerReviewRecord(Base):
