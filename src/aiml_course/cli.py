@@ -73,9 +73,10 @@ def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: b
 @main.command()
 @click.argument("part", required=False)
 @SANDBOX_OPTION
+@click.option("--timings", is_flag=True, help="Also print each notebook's sandbox time per run and peak memory.")
 @click.pass_context
 @fail_cleanly
-def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
+def validate(ctx: click.Context, part: str | None, backend: str | None, timings: bool) -> None:
     """Run every source notebook: solution = full marks, stub = zero, release/ in sync."""
     from aiml_course.validate import validate_part
 
@@ -96,10 +97,23 @@ def validate(ctx: click.Context, part: str | None, backend: str | None) -> None:
                 click.secho(f"    ✗ {p}", fg="red")
         for p in report.sync_problems:
             click.secho(f"  ✗ {p} — run `course build {part_id}` and commit", fg="red")
+        if timings:
+            _print_timings(report)
         all_ok &= report.ok
     click.secho("validate: all good" if all_ok else "validate: FAILED", fg="green" if all_ok else "red")
     sys.exit(0 if all_ok else 1)
 
+
+def _print_timings(report: Any) -> None:
+    """Per notebook, slowest first: sandbox seconds of each kind of run, the wall time and the peak memory."""
+    click.echo(f"\n  timings ({report.part}; sandbox seconds per run, wall = the notebook's validation)")
+    click.echo(f"  {'notebook':32} {'solution':>9} {'stub':>6} {'lesson':>7} {'mutants':>8} {'wall':>7} "
+               f"{'peak MB':>8}")
+    for n in sorted(report.notebooks, key=lambda n: n.seconds, reverse=True):
+        peak = f"{n.peak_mb:.0f}" if n.peak_mb is not None else "-"
+        click.echo(f"  {n.notebook:32} {n.run_seconds('solution'):>8.1f}s {n.run_seconds('stub'):>5.1f}s "
+                   f"{n.run_seconds('lesson'):>6.1f}s {n.run_seconds('mutant'):>7.1f}s {n.seconds:>6.1f}s "
+                   f"{peak:>8}")
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
