@@ -4,8 +4,10 @@ For every notebook of a part: the solution runs end to end (lesson-only cells in
 when graded (lesson-only cells skipped, as the grader does); the student stub scores zero on every autograded
 case (a case that passes on the stub tests nothing); every mutant (a plausible wrong answer declared with
 `# MUTANT <qid> <name>`) loses at least half of its question's points; the references reproduce; release/ and
-autograder/ are exactly what `course build` writes. The stub, lesson and mutant runs of a notebook run in
-parallel (`SandboxConfig.workers` at once), each in its own sandbox.
+autograder/ are exactly what `course build` writes. Notebooks are validated in parallel (`SandboxConfig.workers`
+at once), and so are the stub, lesson and mutant runs of each, each in its own sandbox (the warm fork server by
+default, so no run pays the libraries' imports). Every run's wall time and peak memory are kept for
+`course validate --timings`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ class MutantCheck:
         return self.possible - self.earned >= MUTANT_MIN_LOSS * self.possible - 1e-9
 
 
+@dataclass(frozen=True)
+class RunTiming:
+    """One sandbox run of a notebook during validation: what it was, how long it took, its peak memory."""
+
+    kind: str                  # "solution" (the build's reference run), "stub", "lesson", "mutant <qid>/<name>"
+    seconds: float
+    peak_mb: float | None
+
+
+def _timing(kind: str, run: Execution | None) -> RunTiming:
+    result = run.run if run is not None else None
+    return RunTiming(kind, result.wall_seconds if result else 0.0, result.max_memory_mb if result else None)
+
+
 @dataclass
 class NotebookCheck:
     notebook: str
@@ -52,6 +68,16 @@ class NotebookCheck:
     mutants: list[MutantCheck] = field(default_factory=list)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    runs: list[RunTiming] = field(default_factory=list)
+
+    def run_seconds(self, kind: str) -> float:
+        """Sandbox seconds spent on runs of `kind` ("mutant" sums every mutant)."""
+        return round(sum(r.seconds for r in self.runs if r.kind.split(" ")[0] == kind), 2)
+
+    @property
+    def peak_mb(self) -> float | None:
+        peaks = [r.peak_mb for r in self.runs if r.peak_mb is not None]
+        return max(peaks) if peaks else None
 
     @property
     def ok(self) -> bool:
@@ -114,6 +140,7 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
     check.public = sum(1 for c in spec.cases() if not c.hidden)
     check.hidden = sum(1 for c in spec.cases() if c.hidden)
     assert built.solution_run is not None  # use_cache=False always runs
+    check.runs.append(_timing("solution", built.solution_run))
     sol = judge(built.bundle, built.solution_run)  # graded as the grader does: lesson-only cells skipped
     check.solution = (sol.earned, sol.possible)
     by_hand = {c["name"] for c in built.bundle["cases"] if c["spec"].get("manual")}  # scored by staff later
@@ -121,12 +148,14 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
         if c.earned < c.possible and c.name not in by_hand:
             check.problems.append(f"solution loses points on {c.question}/{c.name}: {c.message}")
     lesson_run = lesson_future.result()
+    check.runs.append(_timing("lesson", lesson_run))
     if lesson_run.problem:
         check.problems.append(f"the solution notebook could not be run end to end: {lesson_run.problem}")
     for error in lesson_run.cell_errors[:3]:
         check.problems.append(f"the solution notebook raises {error['error'].get('name')} in cell "
                               f"{error.get('cell')} of the solution render: {error['error'].get('message', '')}")
     stub_run = stub_future.result()
+    check.runs.append(_timing("stub", stub_run))
     stub = judge(built.bundle, stub_run)
     check.stub = (stub.earned, stub.possible)
     if stub_run.problem:
@@ -135,7 +164,9 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
         if c.earned > 0:
             check.problems.append(f"case {c.question}/{c.name} passes on the unanswered stub: it tests nothing")
     for mutant, future in mutant_futures:
-        result = _mutant_check(built.bundle, mutant, future.result())
+        mutant_run = future.result()
+        check.runs.append(_timing(f"mutant {mutant.qid}/{mutant.name}", mutant_run))
+        result = _mutant_check(built.bundle, mutant, mutant_run)
         check.mutants.append(result)
         if not result.caught:
             check.problems.append(mutant_problem(spec.stem, result))
@@ -145,17 +176,27 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
 
 def validate_part(course: Course, part: str, sandbox: Sandbox,
                   progress: Callable[[str], None] | None = None) -> ValidationReport:
+    """Validate every notebook of `part`: `workers` notebooks at once (each building its solution run), their
+    stub, lesson and mutant runs on a second pool of the same size, so at most 2 × workers sandboxes run."""
     report = ValidationReport(part)
     built_all = BuildResult(part)
-    with ThreadPoolExecutor(max_workers=max(1, course.sandbox.workers)) as pool:
-        for path in source_notebooks(course, part):
-            if progress:
-                progress(path.name)
-            report.notebooks.append(validate_notebook(course, part, path, sandbox, pool, built_all))
+    workers = max(1, course.sandbox.workers or 1)
+
+    def one(path: Path) -> NotebookCheck:
+        if progress:
+            progress(path.name)
+        return validate_notebook(course, part, path, sandbox, runs, built_all)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-run") as runs, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-notebook") as notebooks:
+        futures = [notebooks.submit(one, path) for path in source_notebooks(course, part)]
+        report.notebooks = [f.result() for f in futures]  # in source order, whatever finished first
+    by_name = {n.notebook: i for i, n in enumerate(report.notebooks)}
+    built_all.notebooks.sort(key=lambda b: by_name.get(b.spec.stem, len(by_name)))
     if all(n.ok for n in report.notebooks):
         report.sync_problems = out_of_sync(course, built_all)
     return report
 
 
-__all__ = ["MUTANT_MIN_LOSS", "MutantCheck", "NotebookCheck", "ValidationReport", "mutant_notebook",
+__all__ = ["MUTANT_MIN_LOSS", "MutantCheck", "NotebookCheck", "RunTiming", "ValidationReport", "mutant_notebook",
            "mutant_problem", "mutant_source", "validate_notebook", "validate_part"]
