@@ -40,13 +40,13 @@ def read_regular(base: Path, relative: tuple[str, ...], cap: int) -> tuple[bytes
             try:
                 next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=dir_fd)
             except OSError as exc:
-                raise SubmissionRejected(_refusal(shown, part, exc)) from None
+                raise SubmissionRejected(_refusal(shown, part, exc, dir_fd)) from None
             os.close(dir_fd)
             dir_fd = next_fd
         try:
             fd = os.open(relative[-1], flags | os.O_NONBLOCK, dir_fd=dir_fd)
         except OSError as exc:
-            raise SubmissionRejected(_refusal(shown, relative[-1], exc)) from None
+            raise SubmissionRejected(_refusal(shown, relative[-1], exc, dir_fd)) from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise SubmissionRejected(f"{shown} is not a regular file")
@@ -68,10 +68,14 @@ def read_regular(base: Path, relative: tuple[str, ...], cap: int) -> tuple[bytes
         os.close(dir_fd)
 
 
-def _refusal(shown: str, part: str, exc: OSError) -> str:
+def _refusal(shown: str, part: str, exc: OSError, dir_fd: int) -> str:
     import errno
 
-    if exc.errno in (errno.ELOOP, errno.EMLINK):
+    try:
+        is_link = stat.S_ISLNK(os.stat(part, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        is_link = False
+    if is_link or exc.errno in (errno.ELOOP, errno.EMLINK):
         return f"{shown}: {part} is a symbolic link; only regular files are graded"
     if exc.errno == errno.ENOTDIR:
         return f"{shown}: {part} is not a folder"
