@@ -173,7 +173,7 @@ def _print_summary(summary: Any) -> None:
         click.echo(f"{printable(student, 64):16} {printable(notebook, 60):30} {earned:>6g}/{possible:<5g}  "
                    f"{printable(problem, 200)}")
     click.echo(f"{len(summary.graded)} graded, {summary.skipped} skipped (already graded; --force to redo)")
-    for reason in getattr(summary, "not_graded", []):
+    for reason in summary.not_graded:
         click.secho(f"not graded: {printable(reason, 300)}", fg="red", err=True)
     if summary.reports:
         click.echo(f"feedback reports: {summary.reports}")

@@ -3,26 +3,42 @@
 DIR holds one folder per student: `DIR/<student>/<notebook>.ipynb`, or nbgrader's
 `DIR/<student>/<part>/<notebook>.ipynb` (with its `timestamp.txt`). Re-running skips submissions already graded
 with the same content unless `force`; an interrupted run keeps every result recorded before the interruption.
+
+Everything under DIR is the students' (or the collector's) doing and is read as untrusted: student folder names
+must be valid ids (a bad one is named and skipped, the rest are graded), files are read through
+`grading.intake` (regular files only, never through a link, capped), and whatever goes wrong with one notebook —
+any exception — becomes that notebook's zero row with the reason while the run goes on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from aiml_course.config import Course, Limits
-from aiml_course.errors import GradingError
+from aiml_course.errors import GradingError, SubmissionRejected
 from aiml_course.gradebook import Gradebook, sha256_bytes
 from aiml_course.grading.engine import Execution, NotebookGrade, execute, judge
+from aiml_course.grading.foreign import manual_answers, prepare_submission
+from aiml_course.grading.intake import (
+    MAX_NOTEBOOK_BYTES,
+    MAX_TIMESTAMP_BYTES,
+    lstat_or_none,
+    parse_notebook,
+    read_regular,
+)
 from aiml_course.grading.report import report_written, write_report
 from aiml_course.sandbox import Sandbox, make_sandbox
+from aiml_course.untrusted import student_id_problem
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +52,20 @@ class SubmissionFile:
     path: Path | None              # None: not submitted
     submitted_at: datetime | None  # None: not submitted (a missing notebook has no time and makes nothing late)
     note: str = ""                 # e.g. a timestamp from the future that was clamped; kept in the grade's problem
+    base: Path | None = None       # the submissions folder `relative` is read from (nothing below it is followed)
+    relative: tuple[str, ...] = ()
+    problem: str = ""              # why it cannot be read at all (e.g. the student's folder is a link): zero row
+
+
+def read_submission(sub: SubmissionFile) -> bytes:
+    """The submitted notebook's bytes: a regular file reached without following links, at most the cap."""
+    if sub.problem:
+        raise SubmissionRejected(sub.problem)
+    if sub.path is None:
+        raise SubmissionRejected("not submitted")
+    base, relative = (sub.base, sub.relative) if sub.base is not None else (sub.path.parent, (sub.path.name,))
+    data, _ = read_regular(base, relative, MAX_NOTEBOOK_BYTES)
+    return data
 
 
 @dataclass
@@ -45,6 +75,7 @@ class GradeSummary:
     skipped: int = 0
     reports: Path | None = None
     unknown: list[str] = field(default_factory=list)  # student folders not on the (non-empty) roster
+    not_graded: list[str] = field(default_factory=list)  # student folders that cannot be graded, with the reason
 
     def table(self) -> list[tuple[str, str, float, float, str]]:
         return sorted((s, g.notebook, g.earned, g.possible, g.problem) for s, g in self.graded)
@@ -67,20 +98,26 @@ def submission_time(folder: Path, fallback: Path) -> tuple[datetime, str]:
     A timestamp later than the moment timestamp.txt itself was written (its change time, which no user can set
     back: collection time for nbgrader's submitted/), or later than now, comes from a skewed clock or an edited
     file; it is clamped to that moment, so it can only make the submission later, never earn lateness credit.
+    timestamp.txt is read only if it is a regular file (not a link), and only its first 256 bytes.
     """
-    stamp = folder / "timestamp.txt"
-    if not stamp.is_file():
-        return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC), ""
-    dt = _parse_timestamp(stamp.read_text(errors="replace").strip())
+    fallback_info = lstat_or_none(fallback)
+    file_time = datetime.fromtimestamp(fallback_info.st_mtime if fallback_info else 0, tz=UTC)
+    try:
+        raw, info = read_regular(folder, ("timestamp.txt",), MAX_TIMESTAMP_BYTES)
+    except SubmissionRejected as exc:
+        if "does not exist" not in str(exc):
+            logger.warning("%s: %s; using the file time", folder, exc)
+        return file_time, ""
+    dt = _parse_timestamp(raw.decode("utf-8", errors="replace").strip())
     if dt is None:
-        logger.warning("%s: unreadable timestamp; using the file time", stamp)
-        return datetime.fromtimestamp(fallback.stat().st_mtime, tz=UTC), ""
-    bound = min(datetime.now(UTC), datetime.fromtimestamp(stamp.stat().st_ctime, tz=UTC))
+        logger.warning("%s: unreadable timestamp; using the file time", folder / "timestamp.txt")
+        return file_time, ""
+    bound = min(datetime.now(UTC), datetime.fromtimestamp(info.st_ctime, tz=UTC))
     if dt <= bound + CLOCK_SKEW_TOLERANCE:
         return dt, ""
     note = (f"timestamp.txt says {dt:%Y-%m-%d %H:%M:%S} UTC, after the submission was collected (clock skew?); "
             f"counted as handed in at {bound:%Y-%m-%d %H:%M:%S} UTC")
-    logger.warning("%s: %s", stamp, note)
+    logger.warning("%s: %s", folder / "timestamp.txt", note)
     return bound, note
 
 
@@ -89,28 +126,60 @@ def _parse_timestamp(text: str) -> datetime | None:
         try:
             dt = datetime.strptime(text, fmt)
             return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
-def find_submissions(directory: Path, part: str, notebooks: list[str]) -> list[SubmissionFile]:
-    """One entry per (student, notebook) for every student folder in `directory`."""
+def find_submissions(directory: Path, part: str, notebooks: list[str],
+                     not_graded: list[str] | None = None) -> list[SubmissionFile]:
+    """One entry per (student, notebook) for every student folder in `directory`.
+
+    A folder whose name is not a valid student id is left out and named in `not_graded`. Links are not followed:
+    a student folder or part folder that is a link gives zero rows saying so; a notebook that is a link (or not
+    a regular file) is refused when it is read.
+    """
     if not directory.is_dir():
         raise GradingError(f"{directory} is not a folder of student submissions")
     found = []
-    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        folder = student_dir / part if (student_dir / part).is_dir() else student_dir
+    with os.scandir(directory) as entries:
+        students = sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in students:
+        is_link = entry.is_symlink()
+        if not is_link and not entry.is_dir(follow_symlinks=False):
+            continue  # a stray file next to the student folders
+        bad_id = student_id_problem(entry.name)
+        if bad_id:
+            logger.warning("%s: %s; not graded", directory, bad_id)
+            if not_graded is not None:
+                not_graded.append(bad_id)
+            continue
+        student_dir = directory / entry.name
+        problem = f"the submission folder {entry.name} is a symbolic link; only regular files are graded" \
+            if is_link else ""
+        relative: tuple[str, ...] = (entry.name,)
+        part_info = None if is_link else lstat_or_none(student_dir / part)
+        if part_info is not None and stat.S_ISLNK(part_info.st_mode):
+            problem = f"the folder {entry.name}/{part} is a symbolic link; only regular files are graded"
+        elif part_info is not None and stat.S_ISDIR(part_info.st_mode):
+            relative = (entry.name, part)
+        folder = directory.joinpath(*relative)
         for stem in notebooks:
-            path = folder / f"{stem}.ipynb"
-            if path.is_file():
-                found.append(SubmissionFile(student_dir.name, stem, path, *submission_time(folder, path)))
+            name = f"{stem}.ipynb"
+            if problem:
+                found.append(SubmissionFile(entry.name, stem, folder / name, datetime.now(UTC), problem=problem))
+            elif lstat_or_none(folder / name) is not None:
+                found.append(SubmissionFile(entry.name, stem, folder / name, *submission_time(folder, folder / name),
+                                            base=directory, relative=(*relative, name)))
             else:
-                found.append(SubmissionFile(student_dir.name, stem, None, None))
+                found.append(SubmissionFile(entry.name, stem, None, None))
     return found
 
 
@@ -126,31 +195,64 @@ def release_files(course: Course, part: str) -> dict[str, bytes]:
 
 
 def grade_notebook_bytes(bundle: dict[str, Any], data: bytes | None, *, limits: Limits, files: dict[str, bytes],
-                         sandbox: Sandbox | None = None, backend: str = "bwrap") -> tuple[NotebookGrade, str]:
+                         sandbox: Sandbox | None = None, backend: str = "bwrap",
+                         problem: str = "") -> tuple[NotebookGrade, str]:
     """Grade one submitted notebook given as bytes; always returns a grade (zero with the reason on failure).
 
     Self-contained so it can run on a Dask worker: without `sandbox` it builds its own there from `backend`.
+    `problem`: the submission could not be read (a link, too large); it is graded zero with that reason.
     """
+    if problem:
+        return judge(bundle, Execution(None, {}, [], problem)), "rejected"
     if data is None:
         return judge(bundle, Execution(None, {}, [], "not submitted")), "missing"
     digest = sha256_bytes(data)
     try:
-        nb = json.loads(data.decode("utf-8"))
-        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-            raise ValueError("no list of cells")
-    except (UnicodeDecodeError, ValueError) as exc:
-        reason = f"the notebook file is not a valid notebook ({type(exc).__name__}: {str(exc)[:120]})"
-        return judge(bundle, Execution(None, {}, [], reason)), digest
-    box = sandbox if sandbox is not None else make_sandbox(backend, limits)
-    execution = execute(json.dumps(nb), bundle["probe_cells"], box, cell_seconds=limits.cell_seconds, files=files)
-    return judge(bundle, execution), digest
+        nb = parse_notebook(data)
+    except SubmissionRejected as exc:
+        return judge(bundle, Execution(None, {}, [], str(exc))), digest
+    try:
+        box = sandbox if sandbox is not None else make_sandbox(backend, limits)
+        nb = prepare_submission(nb)  # nbgrader/otter student versions: their own test cells are skipped
+        execution = execute(json.dumps(nb), bundle["probe_cells"], box, cell_seconds=limits.cell_seconds,
+                            files=files)
+        return with_manual_answers(judge(bundle, execution), bundle, nb), digest
+    except Exception as exc:  # one notebook never stops the run: its zero row says what happened
+        logger.exception("grading %s failed", bundle.get("notebook"))
+        return judge(bundle, Execution(None, {}, [], f"the grader failed on this notebook ({type(exc).__name__})")), \
+            digest
+
+
+MANUAL_PENDING = "graded by hand; awaiting a grader (course adjust STUDENT PART NOTEBOOK:QUESTION --points N)"
+
+
+def with_manual_answers(grade: NotebookGrade, bundle: dict[str, Any], nb: dict[str, Any]) -> NotebookGrade:
+    """Manual questions (no probe, 0 until staff score them) say so, with what the student wrote (found by id)."""
+    manual = {c["name"]: c for c in bundle["cases"] if c["spec"].get("manual")}
+    if not manual:
+        return grade
+    answers = manual_answers(nb, [c["question"] for c in manual.values()])
+    grade.cases = [replace(c, earned=0.0, message=f"… {manual[c.name]['description']}: {MANUAL_PENDING}"
+                           + (f"\nAnswer: {answers[c.question]}" if c.question in answers else ""))
+                   if c.name in manual else c for c in grade.cases]
+    return grade
 
 
 def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: SubmissionFile, sandbox: Sandbox,
               files: dict[str, bytes]) -> tuple[NotebookGrade, str]:
     """Grade one submission in this process's sandbox."""
-    data = sub.path.read_bytes() if sub.path is not None else None
-    return grade_notebook_bytes(bundle, data, limits=sandbox.limits, files=files, sandbox=sandbox)
+    data, problem = _submitted_bytes(sub)
+    return grade_notebook_bytes(bundle, data, limits=sandbox.limits, files=files, sandbox=sandbox, problem=problem)
+
+
+def _submitted_bytes(sub: SubmissionFile) -> tuple[bytes | None, str]:
+    """(bytes, '') for a readable submission, (None, '') for a missing one, (None, reason) for a refused one."""
+    if sub.path is None and not sub.problem:
+        return None, ""
+    try:
+        return read_submission(sub), ""
+    except SubmissionRejected as exc:
+        return None, str(exc)
 
 
 class _LocalPool:
@@ -188,9 +290,10 @@ class _DaskPool:
         self.backend, self.limits = backend, limits
 
     def submit(self, bundle: dict[str, Any], sub: SubmissionFile, files: dict[str, bytes]) -> Any:
-        data = sub.path.read_bytes() if sub.path is not None else None
+        data, problem = _submitted_bytes(sub)
         return self.client.submit(grade_notebook_bytes, bundle, data, backend=self.backend, limits=self.limits,
-                                  files=files, pure=False, key=f"grade-{sub.student}-{sub.notebook}-{uuid4().hex[:8]}")
+                                  files=files, problem=problem, pure=False,
+                                  key=f"grade-{sub.student}-{sub.notebook}-{uuid4().hex[:8]}")
 
     def as_completed(self, futures: list[Any]) -> Iterator[Any]:
         from distributed import as_completed
@@ -206,9 +309,9 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
                show_progress: bool = True, scheduler: str | None = None) -> GradeSummary:
     """Grade every submission of `part` under `directory` and record the results as they arrive."""
     bundles = load_bundles(course, part)
-    subs = find_submissions(directory, part, list(bundles))
-    files = release_files(course, part)
     summary = GradeSummary(part, reports=reports)
+    subs = find_submissions(directory, part, list(bundles), summary.not_graded)
+    files = release_files(course, part)
     roster = {s.id for s in gradebook.students()}
     extensions = gradebook.extensions()  # shown in the feedback reports next to the deadline
     todo = []
@@ -218,8 +321,7 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
                            directory, sub.student, sub.student)
             summary.unknown.append(sub.student)
         gradebook.ensure_student(sub.student)
-        if sub.path is not None and not force and gradebook.is_graded(
-                sub.student, part, sub.notebook, sha256_bytes(sub.path.read_bytes())) and (
+        if not force and _already_graded(gradebook, part, sub) and (
                 reports is None or report_written(reports / sub.student, sub.notebook)):  # a report never written: redo
             summary.skipped += 1
             continue
@@ -233,14 +335,23 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
     try:
         for fut in pool.as_completed(list(futures)):
             sub = futures[fut]
-            grade, digest = fut.result()
+            try:
+                grade, digest = fut.result()
+            except Exception as exc:  # the grading task itself failed: still this notebook's zero row
+                logger.exception("%s/%s: grading failed", sub.student, sub.notebook)
+                grade, digest = judge(bundles[sub.notebook], Execution(
+                    None, {}, [], f"the grader failed on this notebook ({type(exc).__name__})")), "failed"
             if sub.note:
                 grade.problem = "; ".join(p for p in (grade.problem, sub.note) if p)
             gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
             if reports is not None:
-                write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,
-                             submission=_readable_notebook(sub.path),
-                             extension=extensions.get((sub.student, part)))
+                try:
+                    write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,
+                                 submission=_readable_notebook(sub), extension=extensions.get((sub.student, part)))
+                except Exception as exc:  # the grade is recorded; the report is retried on the next run
+                    logger.exception("%s/%s: the feedback report could not be written", sub.student, sub.notebook)
+                    summary.not_graded.append(f"{sub.student}/{sub.notebook}: graded, but the feedback report "
+                                              f"could not be written ({type(exc).__name__})")
             summary.graded.append((sub.student, grade))
             bar.update(1)
             bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
@@ -255,15 +366,22 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
     return summary
 
 
-def _readable_notebook(path: Path | None) -> dict[str, Any] | None:
-    """The submitted notebook as JSON for the feedback notebook, or None when it is missing or unreadable."""
-    if path is None:
+def _already_graded(gradebook: Gradebook, part: str, sub: SubmissionFile) -> bool:
+    """Is this exact content the latest graded one? (Unreadable submissions are always graded again.)"""
+    data, problem = _submitted_bytes(sub)
+    return data is not None and not problem and gradebook.is_graded(sub.student, part, sub.notebook,
+                                                                     sha256_bytes(data))
+
+
+def _readable_notebook(sub: SubmissionFile) -> dict[str, Any] | None:
+    """The submitted notebook, cleaned, for the feedback notebook; None when it is missing or unreadable."""
+    data, problem = _submitted_bytes(sub)
+    if data is None or problem:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return parse_notebook(data)
+    except SubmissionRejected:
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("cells"), list) else None
 
 
 def _progress(total: int, enabled: bool) -> Any:
