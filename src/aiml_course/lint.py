@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiml_course.lint_standard import STANDARD_CHECKS
+
 logger = logging.getLogger(__name__)
 
 MIN_CELLS, MAX_CELLS = 50, 80
@@ -40,10 +42,10 @@ TRAINER_NAMES = frozenset({t.replace("LightningModule", "Trainer") for t in LIGH
 LIGHTNING_METHODS = ("training_step", "validation_step", "configure_optimizers")
 SHARED_LIBRARY = "aiml_notebooks"
 
-_CODE_DIRECTIVE = re.compile(r"#\s*(ANSWER|HIDDEN TESTS|TESTS|QUIZ)(?:\s+(\S+))?")
+_CODE_DIRECTIVE = re.compile(r"#\s*(ANSWER|HIDDEN TESTS|TESTS|QUIZ|MUTANT|JUDGE|LESSON ONLY)(?:\s+(\S+))?(?:\s+\S+)?")
 _MARKDOWN_DIRECTIVE = re.compile(r"<!--\s*(HINTS|WALKTHROUGH)\s+(\S+)\s*-->")
 _EXERCISE_CODE = frozenset({"ANSWER", "TESTS", "HIDDEN TESTS"})
-_NOT_IN_RELEASE = frozenset({"HIDDEN TESTS", "WALKTHROUGH"})  # cells students never see
+_NOT_IN_RELEASE = frozenset({"HIDDEN TESTS", "WALKTHROUGH", "JUDGE"})  # cells students never see
 _MAGIC_LINE = re.compile(r"^([ \t]*)[%!]")
 _MATPLOTLIB_MAGIC = re.compile(r"^\s*%+matplotlib\b|run_line_magic\(\s*['\"]matplotlib", re.MULTILINE)
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*)$")
@@ -84,8 +86,9 @@ class _Cell:
 @dataclass(frozen=True, slots=True)
 class _Notebook:
     path: Path
-    cells: tuple[_Cell, ...]
+    cells: tuple[_Cell, ...]  # every cell but the # MUTANT cells (numbers stay those of the source)
     aiml: dict[str, Any]  # metadata.aiml
+    mutants: tuple[_Cell, ...] = ()  # `# MUTANT <qid> <name>` cells: wrong answers for validate, never released
 
     @property
     def code(self) -> tuple[_Cell, ...]:
@@ -126,7 +129,9 @@ def _load(path: Path) -> _Notebook | str:
         cells.append(_make_cell(number, raw))
     metadata = data.get("metadata")
     aiml = metadata.get("aiml") if isinstance(metadata, dict) else None
-    return _Notebook(path, tuple(cells), aiml if isinstance(aiml, dict) else {})
+    mutants = tuple(c for c in cells if c.directive == "MUTANT")
+    return _Notebook(path, tuple(c for c in cells if c.directive != "MUTANT"), aiml if isinstance(aiml, dict) else {},
+                     mutants)
 
 
 def _make_cell(number: int, raw: dict[str, Any]) -> _Cell:
@@ -647,7 +652,7 @@ def _check_sections(nb: _Notebook) -> Iterator[_Issue]:
                 found[-1].number,
                 f"the '{label}' heading comes before the last exercise (cell {last_exercise}); move it to the end",
             )
-        elif label == "Key takeaways" and found[-1].number <= len(nb.cells) - TAKEAWAYS_WITHIN:
+        elif label == "Key takeaways" and found[-1].number <= nb.cells[-1].number - TAKEAWAYS_WITHIN:
             yield (
                 found[-1].number,
                 f"the 'Key takeaways' heading is not among the last {TAKEAWAYS_WITHIN} cells; move it to the end",
@@ -690,6 +695,7 @@ _CHECKS: tuple[tuple[str, str, _Check], ...] = (
     ("quiz", f"exactly one # QUIZ cell: a literal list of {QUIZ_SIZE.start}-{QUIZ_SIZE.stop - 1} well-formed questions", _check_quiz),
     ("sections", f"'Experiments' and 'Key takeaways' headings after the last exercise, takeaways in the last {TAKEAWAYS_WITHIN} cells", _check_sections),
     ("outputs", "source notebooks are stored without outputs or execution counts", _check_outputs),
+    *STANDARD_CHECKS,
 )  # fmt: skip
 _CANNOT_ALLOW = {
     "notebook-format": "the file is a readable nbformat 4 notebook",

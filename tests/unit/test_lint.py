@@ -59,17 +59,17 @@ CURVES = "plot_training_curves(csv_logger.log_dir)"
 QUIZ = """\
 # QUIZ quiz
 [
-    {"question": "What is 1 + 1?", "choices": ["1", "2"], "answer": 1, "explain": "One and one make two."},
-    {"question": "What is 2 + 1?", "choices": ["3", "2"], "answer": 0, "explain": "Two and one make three."},
-    {"question": "What is 2 + 2?", "choices": ["3", "4"], "answer": 1, "explain": "Two twos make four."},
-    {"question": "What is 3 + 2?", "choices": ["5", "4"], "answer": 0, "explain": "Count on from 3."},
+    {"question": "What is 1 + 1?", "choices": ["1", "2"], "answer": 1, "explain": "One and one make two.", "points": 0.1},
+    {"question": "What is 2 + 1?", "choices": ["3", "2"], "answer": 0, "explain": "Two and one make three.", "points": 0.1},
+    {"question": "What is 2 + 2?", "choices": ["3", "4"], "answer": 1, "explain": "Two twos make four.", "points": 0.1},
+    {"question": "What is 3 + 2?", "choices": ["5", "4"], "answer": 0, "explain": "Count on from 3.", "points": 0.1},
     {"question": "What is 3 + 3?", "choices": ["5", "6"], "answer": 1,  # index into choices
-     "explain": "Double three."},
+     "explain": "Double three.", "points": 0.1},
 ]"""
 
 
 def exercise(qid: str) -> Cells:
-    """The 7 cells of one exercise: task, answer, hints, tests, hidden tests, walkthrough."""
+    """The 9 cells of one exercise: task, answer, hints, tests, hidden tests, walkthrough, two mutants."""
     return [
         new_markdown_cell(f"### Exercise {qid}\nWrite `add_{qid}(x)`, which adds one."),
         new_code_cell(
@@ -82,11 +82,13 @@ def exercise(qid: str) -> Cells:
             f"# HIDDEN TESTS {qid}\n@case(points=2)\ndef {qid}_negative():\n    return add_{qid}(-5)"
         ),
         new_markdown_cell(f"<!-- WALKTHROUGH {qid} -->\nWe return `x + 1`."),
+        new_code_cell(f"# MUTANT {qid} plus-two\n# adds two instead of one\ndef add_{qid}(x):\n    return x + 2"),
+        new_code_cell(f"# MUTANT {qid} unchanged\n# forgets to add anything\ndef add_{qid}(x):\n    return x"),
     ]
 
 
 def compliant_cells() -> Cells:
-    """50 cells that meet every rule (a training notebook, so `lightning` applies)."""
+    """50 cells (and 6 mutant cells) that meet every rule (a training notebook, so `lightning` applies)."""
     cells = [new_markdown_cell("# Adding one\n\nWe learn to add one.")]
     for intro, code in [
         ("## Setup", SETUP),
@@ -148,14 +150,14 @@ def replace_in(cells: Cells, needle: str, new: str) -> int:
 def test_compliant_notebook_has_no_findings(tmp_path: Path) -> None:
     """Does a notebook meeting the standard (50 cells, training with Lightning) yield no findings?"""
     cells = compliant_cells()
-    assert len(cells) == 50
+    assert len([c for c in cells if not c.source.startswith("# MUTANT")]) == 50
     assert lint(tmp_path, cells) == []
 
 
 def test_every_rule_is_described_on_one_line() -> None:
     """Does RULES describe every rule, including those about the allow list, in one line each?"""
     assert {"cell-count", "lightning", "quiz", "notebook-format", "allow-without-reason"} <= RULES.keys()
-    assert len(RULES) == 17
+    assert len(RULES) == 25
     assert all(description and "\n" not in description for description in RULES.values())
 
 
@@ -467,15 +469,15 @@ def test_exercise_parts(tmp_path: Path, needle: str, new: str, where: str, words
     ("needle", "new", "words"),
     [
         (
-            '"answer": 0, "explain": "Count on from 3."}',
-            '"answer": 2, "explain": "Count on from 3."}',
+            '"answer": 0, "explain": "Count on from 3.", "points": 0.1}',
+            '"answer": 2, "explain": "Count on from 3.", "points": 0.1}',
             "question 4 'answer' 2",
         ),
         ('"choices": ["1", "2"], "answer": 1', '"choices": ["2"], "answer": 0', "question 1 needs 'choices'"),
         ('"explain": "Double three."', '"explain": ""', "question 5 needs a non-empty 'explain'"),
         (
-            '"answer": 1, "explain": "Two twos make four."},',
-            '"answer": 1, "explain": "Two twos make four."}',
+            '"answer": 1, "explain": "Two twos make four.", "points": 0.1},',
+            '"answer": 1, "explain": "Two twos make four.", "points": 0.1}',
             "does not parse",
         ),
         (
@@ -484,7 +486,7 @@ def test_exercise_parts(tmp_path: Path, needle: str, new: str, where: str, words
             "plain literal",
         ),
         (
-            '{"question": "What is 3 + 2?", "choices": ["5", "4"], "answer": 0, "explain": "Count on from 3."},\n',
+            '{"question": "What is 3 + 2?", "choices": ["5", "4"], "answer": 0, "explain": "Count on from 3.", "points": 0.1},\n',
             "",
             "quiz has 4 questions",
         ),
