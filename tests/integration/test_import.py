@@ -22,6 +22,8 @@ from aiml_course.config import Course, load_course
 from aiml_course.gradebook import Gradebook
 from aiml_course.grading.foreign import manual_answers, question_id
 from aiml_course.grading.pipeline import grade_part
+from aiml_course.hub.formgrader import sync_formgrader
+from aiml_course.hub.layout import HubLayout
 from aiml_course.importers import import_assignment
 from aiml_course.importers.otter_results import otter_results
 from aiml_course.sandbox import BwrapSandbox
@@ -181,6 +183,29 @@ def test_nbgrader_ps1_graded_by_us_matches_nbgrader(course: Course, tmp_path: Pa
     # 3. manual questions are carried with the student's answer (found by grade_id) and 0 until staff score them
     manual = ours[("bitdiddle", "part_b__manual")]
     assert manual[0] is False and "graded by hand" in manual[2] and "Answer: Not sure." in manual[2]
+    _manual_questions_in_the_formgrader(course, book, tmp_path)
+
+
+def _manual_questions_in_the_formgrader(course: Course, book: Gradebook, tmp_path: Path) -> None:
+    """nbgrader's formgrader shows the manual questions as needing a grade; a TA's score there comes back to us."""
+    from nbgrader.api import Gradebook as NbGradebook
+
+    layout = HubLayout(tmp_path / "hub", course.id)
+    assert sync_formgrader(course, book, layout, "part-01-ps1") == 2
+    url = f"sqlite:///{layout.nbgrader_db}"
+    with NbGradebook(url, course_id=course.id) as gb:
+        grade = gb.find_grade("part_b", "problem2", "part-01-ps1", "hacker")
+        assert grade.needs_manual_grade and grade.max_score == 2.0
+        assert not gb.find_grade("squares", "problem1", "part-01-ps1", "hacker").needs_manual_grade
+        grade.manual_score = 1.5  # what a TA does in the formgrader
+        gb.db.commit()
+    sync_formgrader(course, book, layout, "part-01-ps1")
+    assert book.adjustments()[("hacker", "part-01-ps1", "problem2", "part_b")] == 1.5
+    with NbGradebook(url, course_id=course.id) as gb:
+        grade = gb.find_grade("part_b", "problem2", "part-01-ps1", "hacker")
+        assert not grade.needs_manual_grade and grade.score == 1.5
+    exported = otter_results(book, "part-01-ps1")[("hacker", "part-01-ps1", "problem2")]
+    assert exported["part_b"]["score"] == 1.5
 
 
 # ---------------------------------------------------------------- otter's tutorial, six submissions

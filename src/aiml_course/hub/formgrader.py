@@ -2,11 +2,14 @@
 
 nbgrader's gradebook is plain SQLAlchemy and is used in this process; the rows are made directly (nbgrader's
 add_submission logs SQLAlchemy 2 warnings). Each question is an autograded code GradeCell; staff adjustments are
-manual scores; the late penalty is nbgrader's late_submission_penalty.
+manual scores; the late penalty is nbgrader's late_submission_penalty. Questions graded by hand (`# MANUAL`) show
+as "needs manual grade" until scored; a score a TA enters for one in the formgrader is taken into our gradebook as
+an adjustment (by "formgrader") at the next sync, and from then on `course adjust` is where it changes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -112,6 +115,16 @@ def _define_cells(gb: Any, part: Part, rows: list[dict[str, Any]]) -> None:
                                            cell_type="code")
 
 
+def manual_questions(course: Course, part_id: str) -> set[tuple[str, str]]:
+    """(notebook, question) of the part's questions graded by hand (`# MANUAL`, e.g. imported from nbgrader/otter)."""
+    found = set()
+    for path in sorted((course.autograder_dir / part_id).glob("*.bundle.json")):
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        found |= {(bundle["notebook"], q) for q, info in bundle.get("questions", {}).items()
+                  if info.get("kind") == "manual"}
+    return found
+
+
 @dataclass
 class _SyncContext:
     course: Course
@@ -122,6 +135,7 @@ class _SyncContext:
         self.adjustments = self.gradebook.adjustments()
         self.extensions = self.gradebook.extensions()
         self.people = {s.id: s for s in self.gradebook.students()}
+        self.manual = manual_questions(self.course, self.part.id)
 
     def penalty(self, student: str, rows: list[dict[str, Any]]) -> float:
         """The late policy's fraction for the student's latest notebook, as `course export` computes it."""
@@ -148,8 +162,14 @@ def _sync_student(gb: Any, ctx: _SyncContext, layout: HubLayout, student: str, r
         score = 0.0
         for qid, (earned, possible) in row["questions"].items():
             grade = _grade(gb, notebook, qid, row["notebook"], ctx.part.id)
-            grade.auto_score, grade.needs_manual_grade = float(earned), False
             extra = ctx.adjustments.get((student, ctx.part.id, row["notebook"], qid))
+            manual = (row["notebook"], qid) in ctx.manual
+            if manual and extra is None and grade.manual_score is not None:  # a TA scored it in the formgrader
+                extra = float(grade.manual_score) - float(earned)
+                ctx.gradebook.adjust(student, ctx.part.id, row["notebook"], qid, extra, by="formgrader",
+                                     reason="graded by hand in nbgrader's formgrader")
+            grade.auto_score = float(earned)
+            grade.needs_manual_grade = manual and extra is None  # manual questions wait for a grader
             grade.manual_score = None if extra is None else min(float(possible), max(0.0, earned + extra))
             score += grade.auto_score if grade.manual_score is None else grade.manual_score
         notebook.late_submission_penalty = round(score * fraction, 6)
