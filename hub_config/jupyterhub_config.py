@@ -7,8 +7,9 @@ hub-managed OAuth service, idle culling. Everything course-specific comes from c
 For Kubernetes, LTI 1.3 and OAuth logins see hub_config/examples/.
 """
 
-import socket
+import atexit
 
+from aiml_course.hub import isolation
 from aiml_course.hub.roster import hub_groups, load_members
 from aiml_course.hub.settings import HubSettings, token
 
@@ -18,12 +19,21 @@ STATE = S.layout.state_dir
 MEMBERS = load_members(S.layout)
 ACTIVE = {u: m for u, m in MEMBERS.items() if m.active}
 PY = str(S.python)
+NET = isolation.HubNetwork(S.port)          # each person's server: own network namespace on this hub's bridge
+ISOLATE = S.isolate
 
 c = get_config()  # noqa: F821  (JupyterHub provides get_config)
 
 # ------------------------------------------------------------------ network: every port fixed, loopback only
 c.JupyterHub.bind_url = S.public_url                                   # the proxy: the one public URL
-c.JupyterHub.hub_bind_url = f"http://{S.ip}:{S.port + 1}"
+# the hub's API listens on the bridge's host address: servers (each in its own network namespace) reach it there,
+# and the host's firewall lets the bridge reach nothing else (isolation.setup_bridge)
+HUB_HOST = NET.gateway if ISOLATE else S.ip
+c.JupyterHub.hub_bind_url = f"http://{HUB_HOST}:{S.port + 1}"
+c.JupyterHub.hub_connect_url = f"http://{HUB_HOST}:{S.port + 1}"
+if ISOLATE:
+    isolation.setup_bridge(NET, S.port + 1)
+    atexit.register(isolation.teardown, NET)
 c.ConfigurableHTTPProxy.api_url = f"http://{S.ip}:{S.port + 2}"
 c.ConfigurableHTTPProxy.command = [str(S.bin / "configurable-http-proxy")]  # the Python CHP (no Node needed)
 c.ConfigurableHTTPProxy.should_start = True
@@ -80,28 +90,23 @@ c.JupyterHub.services = [
 
 
 # ------------------------------------------------------------------ single-user servers
-def _free_port(ports: range) -> int:
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind((S.ip, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} for a user server")
-
-
 def _pre_spawn(spawner):
-    spawner.port = _free_port(S.user_ports)
     member = ACTIVE.get(spawner.user.name)
     role = member.role if member else "student"
-    folders = ["common", "staff" if role in ("ta", "instructor") else "student"]
+    staff = role in ("ta", "instructor")
+    folders = ["common", "staff" if staff else "student"]
     spawner.environment["JUPYTER_CONFIG_PATH"] = ":".join(str(HERE / "jupyter" / f) for f in folders)
-    if role in ("ta", "instructor"):                                   # their formgrader's course directory
+    spawner.staff_writable = [str(S.layout.course_dir)] if staff else []   # their formgrader's course directory
+    if staff:
         spawner.environment["AIML_NBGRADER_COURSE_DIR"] = str(S.layout.course_dir)
 
 
-c.JupyterHub.spawner_class = "aiml_course.hub.spawner.CourseSpawner"   # LocalProcessSpawner + a cgroup each
+c.JupyterHub.spawner_class = "aiml_course.hub.spawner.CourseSpawner"   # namespaces + bwrap view + cgroup each
+c.CourseSpawner.isolate = ISOLATE
+c.CourseSpawner.hub_port = S.port
+c.CourseSpawner.read_only = [str(p) for p in S.student_read_only]
+c.CourseSpawner.writable = [str(S.layout.exchange)]
+c.CourseSpawner.profile_dir = str(isolation.write_profile_dir(STATE / "profile.d", S.bin))
 c.CourseSpawner.memory_mb = S.course.hub.memory_mb
 c.CourseSpawner.cpus = S.course.hub.cpus
 c.CourseSpawner.pids = S.course.hub.pids
@@ -118,8 +123,8 @@ c.Spawner.environment = {
     "AIML_HEADLESS": "0",
 }
 c.Spawner.mem_limit = f"{S.course.hub.memory_mb}M"   # shown to Jupyter (resource indicators); enforced by the cgroup
-c.Spawner.http_timeout = 60
-c.Spawner.start_timeout = 90
+c.Spawner.http_timeout = 300                     # a class logging in at once on a small machine (tests/hub/test_hub_load)
+c.Spawner.start_timeout = 150
 c.Spawner.interrupt_timeout = 3                   # fast, clean shutdown (see ../shared notes: SIGINT pitfall)
 c.Spawner.term_timeout = 3
 

@@ -57,6 +57,37 @@ class Person:
         assert body.get("success"), (action, body)
         return body
 
+    def terminal(self, command: str, *, timeout: float = 60) -> tuple[int, str]:
+        """Run `command` in a new Lab terminal of my server (over its websocket, as Lab does): (status, output)."""
+        import json
+        import uuid
+
+        import websocket
+
+        r = self.server("POST", "/api/terminals")
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        name = r.json()["name"]
+        marker = uuid.uuid4().hex
+        done = re.compile(rf"BEGIN-{marker}\r?\n(.*)END-{marker}-(\d+)", re.S)
+        url = self.base.replace("http://", "ws://") + f"/user/{self.user}/terminals/websocket/{name}"
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        ws = websocket.create_connection(url, header=[f"Cookie: {cookies}"], timeout=timeout)
+        out = ""
+        try:   # the markers are printed with printf so that the echoed command line never matches
+            ws.send(json.dumps(["stdin", f"printf 'BEGIN-%s\\n' {marker}; {command}; "
+                                         f"printf '\\nEND-%s-%s\\n' {marker} $?\r"]))
+            deadline = time.monotonic() + timeout
+            while (m := done.search(out)) is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"terminal command did not finish in {timeout} s:\n{out[-2000:]}")
+                kind, *data = json.loads(ws.recv())
+                if kind == "stdout":
+                    out += data[0]
+        finally:
+            ws.close()
+            self.server("DELETE", f"/api/terminals/{name}")
+        return int(m.group(2)), m.group(1).replace("\r", "")
+
     def put_notebook(self, path: str, nb: dict[str, Any]) -> None:
         r = self.server("PUT", f"/api/contents/{path}", json={"type": "notebook", "format": "json", "content": nb})
         assert r.status_code in (200, 201), r.text[:300]

@@ -1,10 +1,15 @@
 """One real JupyterHub for the whole hub test session: `course hub --demo` as a subprocess (hub, proxy, dashboard,
-idle culler, demo roster of real OS users), on ports no other test uses, under a fresh root in /srv."""
+idle culler, a demo roster of real OS users), on ports no other test uses, under a fresh root in /srv.
+
+The people are the tests' own (`t<random>-alice`, ...), never the demo's (`demo-alice`, ...): a demo started with
+`make demo HUB=1` on the same machine is left alone, and every account, home, cgroup, network namespace and
+folder the tests made is removed after them."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from aiml_course.hub.launch import DEMO_ROSTER
+from aiml_course.hub import isolation
+from aiml_course.hub.launch import demo_usernames
 from aiml_course.hub.layout import PRIVATE_REPO_DIRS, HubLayout
 from tests.conftest import ROOT
 
@@ -34,8 +40,15 @@ class HubRun:
     root: Path
     logins: dict[str, str]
     log: Path
+    prefix: str = "demo"
+    port: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict[str, object] = field(default_factory=dict)
+    extra_users: list[str] = field(default_factory=list)   # made by tests (removed with the hub's)
+
+    def user(self, name: str) -> str:
+        """The login of the demo person `name` (alice, bob, carol, ta, instr) in this run."""
+        return f"{self.prefix}-{name}"
 
     @property
     def layout(self) -> HubLayout:
@@ -50,9 +63,11 @@ class HubRun:
 
 
 def _free_base_port() -> int:
-    """A base port P with P, P+1, P+2, P+10 and P+100 … P+199 free (the hub's fixed ports)."""
+    """A base port P with P, P+1, P+2 and P+10 free (the hub's fixed ports), and no bridge of that name."""
     for base in range(18600, 19800, 200):
-        ports = [base, base + 1, base + 2, base + 10, *range(base + 100, base + 200)]
+        ports = [base, base + 1, base + 2, base + 10]
+        if Path(f"/sys/class/net/{isolation.HubNetwork(base).bridge}").exists():
+            continue
         if all(_free(p) for p in ports):
             return base
     raise RuntimeError("no free port block for the hub between 18600 and 19800")
@@ -78,12 +93,12 @@ def hub() -> Iterator[HubRun]:
     modes = {ROOT / d: (ROOT / d).stat().st_mode for d in PRIVATE_REPO_DIRS if (ROOT / d).is_dir()}
     port = _free_base_port()
     log = ARTIFACTS / "course-hub.log"
-    run = HubRun(f"http://127.0.0.1:{port}", root, {}, log)
+    run = HubRun(f"http://127.0.0.1:{port}", root, {}, log, prefix=f"t{secrets.token_hex(2)}", port=port)
     t0 = time.monotonic()
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(COURSE), "hub", "--demo", "--hub-root", str(root), "--port", str(port),
-                                 "--db", run.gradebook_url], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen([str(COURSE), "hub", "--demo", "--demo-prefix", run.prefix, "--hub-root", str(root),
+                                 "--port", str(port), "--db", run.gradebook_url], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while "Press Ctrl-C to stop" not in log.read_text(errors="replace"):
@@ -114,9 +129,22 @@ def hub() -> Iterator[HubRun]:
         print("\nhub timings (s):\n" + "\n".join(f"  {k}: {v:.2f}" for k, v in run.timings.items()))
         for path, mode in modes.items():
             path.chmod(mode)
-        for user, *_ in DEMO_ROSTER:
+        for user in [*demo_usernames(run.prefix), *run.extra_users]:
+            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True, check=False)
             subprocess.run(["userdel", "--remove", user], capture_output=True, check=False)
+        subprocess.run(["groupdel", "aiml101-staff"], capture_output=True, check=False) \
+            if not _group_has_members("aiml101-staff") else None
+        isolation.teardown(isolation.HubNetwork(port))
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _group_has_members(group: str) -> bool:
+    import grp
+
+    try:
+        return bool(grp.getgrnam(group).gr_mem)
+    except KeyError:
+        return True   # nothing to delete
 
 
 def _tail(path: Path, n: int = 60) -> str:

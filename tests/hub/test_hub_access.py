@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import ROOT
@@ -13,7 +14,13 @@ from tests.hub.client import Person
 from tests.hub.conftest import PART, HubRun
 from tests.hub.test_hub_loop import person
 
-STUDENT, OTHER_COHORT, SAME_COHORT, TA = "demo-alice", "demo-carol", "demo-bob", "demo-ta"
+STUDENT = OTHER_COHORT = SAME_COHORT = TA = ""   # this run's logins, set by _people
+
+
+@pytest.fixture(autouse=True)
+def _people(hub: HubRun) -> None:
+    global STUDENT, OTHER_COHORT, SAME_COHORT, TA
+    STUDENT, OTHER_COHORT, SAME_COHORT, TA = (hub.user(n) for n in ("alice", "carol", "bob", "ta"))
 
 
 def as_user(user: str, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -93,7 +100,7 @@ def test_only_instructors_release_and_grade(hub: HubRun) -> None:
     for user in (STUDENT, TA):
         r = person(hub, user).dashboard_post("grade", {"part": PART})
         assert r.status_code == 403, (user, r.status_code, r.text[:300])
-    instructor = person(hub, "demo-instr")
+    instructor = person(hub, hub.user("instr"))
     r = instructor.dashboard_post("release", {"part": PART})
     assert r.status_code == 202, r.text[:300]
     assert instructor.wait_for_job(r.json()["job"], timeout=120).startswith("done")
@@ -101,7 +108,7 @@ def test_only_instructors_release_and_grade(hub: HubRun) -> None:
 
 def test_dashboard_posts_need_the_xsrf_token(hub: HubRun) -> None:
     """A page on another site cannot make an instructor's browser start grading."""
-    instructor = person(hub, "demo-instr")
+    instructor = person(hub, hub.user("instr"))
     r = instructor.dashboard_post("grade", {"part": PART}, xsrf=False)
     assert r.status_code in (302, 403) and r.status_code != 202, r.status_code
     assert not instructor.dashboard("jobs").json().get(f"grade {PART}", "").startswith("running")
@@ -132,7 +139,7 @@ def test_service_tokens_carry_only_the_scopes_they_need(hub: HubRun) -> None:
 
 
 def test_only_the_roster_logs_in(hub: HubRun) -> None:
-    outsider = "demo-outsider"
+    outsider = f"{hub.prefix}-outsider"
     subprocess.run(["useradd", "--create-home", outsider], capture_output=True, check=False)
     try:
         subprocess.run(["chpasswd"], input=f"{outsider}:outsider-pw-123\n", text=True, check=True)

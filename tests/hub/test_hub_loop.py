@@ -23,7 +23,6 @@ from tests.hub.conftest import ARTIFACTS, PART, HubRun
 
 COURSE_ID = "aiml101"
 SAMPLES = ROOT / "tests" / "submissions" / PART
-RIGHT, WRONG = "demo-alice", "demo-carol"   # cohorts 2026a and 2026b
 
 
 def person(hub: HubRun, user: str) -> Person:
@@ -43,20 +42,21 @@ def _solve(p: Person, sample: str) -> None:
 
 
 def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
+    """alice (cohort 2026a) answers right, carol (2026b) partly wrong."""
     t_loop = time.monotonic()
-    students = {RIGHT: person(hub, RIGHT), WRONG: person(hub, WRONG)}
+    students = {hub.user("alice"): person(hub, hub.user("alice")), hub.user("carol"): person(hub, hub.user("carol"))}
     for user, p in students.items():
         hub.timings[f"server of {user} ready (spawned unless an earlier test did)"] = p.start_server()
         listed = p.server("GET", f"/assignments?course_id={COURSE_ID}").json()
         assert listed["success"], listed
         assert any(a["assignment_id"] == PART and a["status"] == "released" for a in listed["value"]), listed
         p.nbgrader("fetch", COURSE_ID, PART)
-    _solve(students[RIGHT], "alice")   # every answer right
-    _solve(students[WRONG], "bob")     # some answers wrong
+    _solve(students[hub.user("alice")], "alice")   # every answer right
+    _solve(students[hub.user("carol")], "bob")     # some answers wrong
     for p in students.values():
         p.nbgrader("submit", COURSE_ID, PART)
 
-    instructor = person(hub, "demo-instr")
+    instructor = person(hub, hub.user("instr"))
     t_grade = time.monotonic()
     r = instructor.dashboard_post("grade", {"part": PART})
     assert r.status_code == 202, (r.status_code, r.text[:2000])
@@ -70,37 +70,37 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
     by_student: dict[str, list[dict]] = {}
     for row in rows:
         by_student.setdefault(row["student"], []).append(row)
-    assert set(by_student) == {RIGHT, WRONG}
-    assert len(by_student[RIGHT]) == len(by_student[WRONG]) == 5
+    assert set(by_student) == {hub.user("alice"), hub.user("carol")}
+    assert len(by_student[hub.user("alice")]) == len(by_student[hub.user("carol")]) == 5
     earned = {s: sum(r["earned"] for r in rs) for s, rs in by_student.items()}
     possible = {s: sum(r["possible"] for r in rs) for s, rs in by_student.items()}
-    assert earned[RIGHT] == possible[RIGHT] > 0
-    assert 0 < earned[WRONG] < possible[WRONG]
-    assert (hub.layout.course_dir / "submitted" / RIGHT / PART / "timestamp.txt").is_file()
+    assert earned[hub.user("alice")] == possible[hub.user("alice")] > 0
+    assert 0 < earned[hub.user("carol")] < possible[hub.user("carol")]
+    assert (hub.layout.course_dir / "submitted" / hub.user("alice") / PART / "timestamp.txt").is_file()
 
     # the CSV from the dashboard: numbers as numbers, cohorts right, no late penalty (demo extension)
     r = instructor.dashboard("export.csv")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     table = {row["student"]: row for row in csv.DictReader(io.StringIO(r.text))}
-    assert set(table) == {RIGHT, WRONG, "demo-bob"}   # everyone enrolled, with or without a submission
-    assert table[RIGHT]["cohort"] == "2026a" and table[WRONG]["cohort"] == "2026b"
+    assert set(table) == {hub.user("alice"), hub.user("carol"), hub.user("bob")}   # everyone enrolled, with or without a submission
+    assert table[hub.user("alice")]["cohort"] == "2026a" and table[hub.user("carol")]["cohort"] == "2026b"
     assert {s: float(table[s][f"{PART}:raw"]) for s in earned} == pytest.approx(earned), table
-    assert float(table[RIGHT][f"{PART}:late_penalty"]) == 0.0
+    assert float(table[hub.user("alice")][f"{PART}:late_penalty"]) == 0.0
     one_cohort = list(csv.DictReader(io.StringIO(instructor.dashboard("export.csv?cohort=2026b").text)))
-    assert [row["student"] for row in one_cohort] == [WRONG]
+    assert [row["student"] for row in one_cohort] == [hub.user("carol")]
 
     # dashboards: each student sees their own points; the instructor sees both cohorts
     for user, p in students.items():
         page = p.dashboard().text
         assert user in page and f"{earned[user]:g}" in page, page[:3000]
-        other = WRONG if user == RIGHT else RIGHT
+        other = hub.user("carol") if user == hub.user("alice") else hub.user("alice")
         assert other not in page
         links = re.findall(r'href="([^"]*/feedback/[^"]+)"', page)
         assert len(links) == 5, links
         report = p.http.get(f"{hub.base}{html.unescape(links[0])}", timeout=30)
         assert report.status_code == 200 and user in report.text and other not in report.text
     staff_page = instructor.dashboard().text
-    assert RIGHT in staff_page and WRONG in staff_page and "2026a" in staff_page and "2026b" in staff_page
+    assert hub.user("alice") in staff_page and hub.user("carol") in staff_page and "2026a" in staff_page and "2026b" in staff_page
 
     # feedback back to each student through the exchange, only their own
     for user, p in students.items():
@@ -112,7 +112,7 @@ def test_release_fetch_submit_collect_grade_feedback(hub: HubRun) -> None:
         pages = [f["name"] for f in files if f["name"].endswith(".html")]
         assert len(pages) == 5, files
         text = p.server("GET", f"/api/contents/{PART}/feedback/{stamps[0]}/{pages[0]}").json()["content"]
-        assert user in text and (WRONG if user == RIGHT else RIGHT) not in text
+        assert user in text and (hub.user("carol") if user == hub.user("alice") else hub.user("alice")) not in text
     hub.timings["full loop (2 spawns, fetch, solve, submit, grade, CSV, dashboards, feedback)"] = \
         time.monotonic() - t_loop
     hub.facts["loop_done"] = True
@@ -131,7 +131,7 @@ def test_student_and_instructor_in_chromium(hub: HubRun, tmp_path: Path) -> None
     shots.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with sync_api.sync_playwright() as pw:
-        for user in (RIGHT, "demo-instr"):
+        for user in (hub.user("alice"), hub.user("instr")):
             ctx = pw.chromium.launch_persistent_context(str(tmp_path / f"profile-{user}"), headless=True,
                                                         executable_path="/usr/bin/chromium", args=FLAGS,
                                                         viewport={"width": 1280, "height": 800})
@@ -154,7 +154,7 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
     page.fill("#password_input", hub.logins[user])
     page.click("#login_submit")
     page.wait_for_url("**/hub/home**", timeout=60_000)
-    if user == RIGHT:
+    if user == hub.user("alice"):
         page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/lab%3Freset", timeout=90_000)   # starts it if needed
         page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
@@ -166,7 +166,7 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
         labels = page.locator(".lm-Menu-itemLabel").all_inner_texts()
         assert not [x for x in labels if "Formgrader" in x or "Create" in x], labels  # staff tools hidden
         page.keyboard.press("Escape")
-    role = "student" if user == RIGHT else "instructor"
+    role = "student" if user == hub.user("alice") else "instructor"
     for width, height in ((390, 844), (1280, 800)):
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{hub.base}/services/dashboard/")
@@ -175,15 +175,15 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
         page.screenshot(path=str(shots / f"{role}-dashboard-{width}px.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{role} dashboard scrolls sideways by {overflow}px at {width}px"
-    if user == "demo-instr" and hub.facts.get("loop_done"):
+    if user == hub.user("instr") and hub.facts.get("loop_done"):
         # nbgrader's own formgrader, in the instructor's server, shows the grades we wrote
         page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(f"{hub.base}/hub/spawn?next=/user/{user}/formgrader/manage_students", timeout=90_000)
         page.wait_for_url("**/formgrader/manage_students**", timeout=90_000)
-        page.wait_for_selector(f"text={RIGHT}", timeout=60_000)
+        page.wait_for_selector(f"text={hub.user('alice')}", timeout=60_000)
         page.screenshot(path=str(shots / "instructor-formgrader-students.png"), full_page=True)
-        row = page.locator("tr", has_text=RIGHT).inner_text()
-        assert f"{hub.facts['earned'][RIGHT]:g}" in row, row   # the points our grader gave
+        row = page.locator("tr", has_text=hub.user("alice")).inner_text()
+        assert f"{hub.facts['earned'][hub.user('alice')]:g}" in row, row   # the points our grader gave
         # ... and inside Lab, where the Formgrader panel is an iframe (needs the CSP fix in hub_config)
         page.goto(f"{hub.base}/user/{user}/lab?reset", timeout=90_000)
         page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab", timeout=90_000)
@@ -209,11 +209,11 @@ def test_a_demo_slider_redraws_its_output_in_lab(hub: HubRun, tmp_path: Path) ->
         page = ctx.new_page()
         try:
             page.goto(f"{hub.base}/hub/login?next=/hub/home")
-            page.fill("#username_input", RIGHT)
-            page.fill("#password_input", hub.logins[RIGHT])
+            page.fill("#username_input", hub.user("alice"))
+            page.fill("#password_input", hub.logins[hub.user("alice")])
             page.click("#login_submit")
             page.wait_for_url("**/hub/home**", timeout=60_000)
-            page.goto(f"{hub.base}/hub/spawn?next=/user/{RIGHT}/lab/tree/{PART}/2.1-simplest-neuron.ipynb%3Freset",
+            page.goto(f"{hub.base}/hub/spawn?next=/user/{hub.user('alice')}/lab/tree/{PART}/2.1-simplest-neuron.ipynb%3Freset",
                       timeout=90_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)

@@ -97,14 +97,17 @@ def list_cmd(ctx: click.Context, hub_root: Path | None) -> None:
 
 @click.command("hub")
 @click.option("--demo", is_flag=True, help="Add demo people (printed with their passwords) and release Part 2.")
+@click.option("--demo-prefix", default="demo", show_default=True, hidden=True,
+              help="Demo logins are PREFIX-instr, PREFIX-alice, ... (tests use their own).")
 @click.option("--port", type=click.IntRange(1024, 65000), default=18000, show_default=True,
-              help="Public port; the hub uses the next ones (+1, +2, +10, +100…+199).")
+              help="Public port; the hub uses the next ones (+1, +2, +10).")
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @HUB_ROOT
 @DB
 @click.pass_context
 @fail_cleanly
-def hub_cmd(ctx: click.Context, demo: bool, port: int, ip: str, hub_root: Path | None, db: str | None) -> None:
+def hub_cmd(ctx: click.Context, demo: bool, demo_prefix: str, port: int, ip: str, hub_root: Path | None,
+            db: str | None) -> None:
     """Run the course's JupyterHub (proxy, hub, dashboard, idle culler) until Ctrl-C."""
     import os
 
@@ -119,25 +122,50 @@ def hub_cmd(ctx: click.Context, demo: bool, port: int, ip: str, hub_root: Path |
                        "AIML_HUB_ROOT": str(layout.root), "AIML_HUB_PORT": str(port), "AIML_HUB_IP": ip})
     gradebook_url = db_url(course, db)
     os.environ["AIML_GRADEBOOK_URL"] = gradebook_url
+    stop = _stop_on_signals()   # from here on a closed terminal (SIGHUP) stops the hub, never leaves it running
     locked = prepare(course, layout)
     if locked:
-        click.echo("made instructor-only (no access for students): " + ", ".join(p.name for p in locked))
-    passwords = demo_roster(course, layout, gradebook=Gradebook(gradebook_url)) if demo else {}
+        _say("made instructor-only (no access for students): " + ", ".join(p.name for p in locked))
+    passwords = demo_roster(course, layout, gradebook=Gradebook(gradebook_url), prefix=demo_prefix) if demo else {}
     if not roster_summary(layout):
-        click.secho("note: the roster is empty; add people with `course roster import roster.csv` (or --demo)",
-                    fg="yellow", err=True)
+        _say("note: the roster is empty; add people with `course roster import roster.csv` (or --demo)", err=True)
     hub = HubProcess(HubSettings.from_env(), layout.state_dir / "hub.log")
-    click.echo(f"starting JupyterHub for {course.id} (log: {hub.log_path}) ...")
-    hub.start()
+    _say(f"starting JupyterHub for {course.id} (log: {hub.log_path}) ...")
     try:
-        _serve(hub, course, layout, passwords, demo=demo)
+        hub.start()
+        _serve(hub, course, layout, passwords, demo=demo, stop=stop)
     finally:
-        click.echo("stopping the hub ...")
-        click.echo(f"stopped in {hub.stop():.1f} s")
+        took = hub.stop()   # first: printing may fail (a closed terminal, a broken pipe)
+        _say(f"hub stopped in {took:.1f} s")
 
 
-def _serve(hub: object, course: object, layout: object, passwords: dict[str, str], *, demo: bool) -> None:
-    """Sync the roster, release the demo part, print where to log in, then wait for Ctrl-C or the hub's end."""
+def _say(text: str, *, err: bool = False) -> None:
+    """Print, unless the terminal is gone: output failing must never keep the hub from stopping."""
+    try:
+        click.echo(text, err=err)
+    except OSError:  # BrokenPipeError, EIO of a hung-up terminal
+        pass
+
+
+def _stop_on_signals() -> dict[str, bool]:
+    """SIGINT, SIGTERM and SIGHUP ask the hub to stop; SIGPIPE is ignored (writes then fail, and are ignored)."""
+    stop = {"now": False}
+
+    def ask_stop(*_: object) -> None:
+        if stop["now"]:
+            return
+        stop["now"] = True
+        raise KeyboardInterrupt   # leave whatever is running (start, release) and stop the hub
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, ask_stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    return stop
+
+
+def _serve(hub: object, course: object, layout: object, passwords: dict[str, str], *, demo: bool,
+           stop: dict[str, bool]) -> None:
+    """Sync the roster, release the demo part, print where to log in, then wait for a stop signal or the hub's end."""
     from aiml_course.hub.launch import roster_summary
 
     hub.api.sync(course, {m.username: m for m in roster_summary(layout)})  # type: ignore[attr-defined]
@@ -145,22 +173,18 @@ def _serve(hub: object, course: object, layout: object, passwords: dict[str, str
         from aiml_course.hub.exchange import release_part
         from aiml_course.hub.launch import DEMO_PART
 
-        click.echo(f"releasing {DEMO_PART} through nbgrader's exchange ...")
+        _say(f"releasing {DEMO_PART} through nbgrader's exchange ...")
         release_part(course, DEMO_PART, layout)  # type: ignore[arg-type]
     _print_welcome(hub, layout, passwords, started_in=hub.started_in)  # type: ignore[attr-defined]
-    stop = {"now": False}
-
-    def ask_stop(*_: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, ask_stop)
-    signal.signal(signal.SIGINT, ask_stop)
     proc = hub.proc  # type: ignore[attr-defined]
-    while not stop["now"] and proc.poll() is None:
-        time.sleep(0.5)
+    try:
+        while not stop["now"] and proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
     if proc.poll() is not None and not stop["now"]:
-        click.secho(f"the hub stopped by itself (status {proc.returncode}); last log lines:\n{hub.log_tail()}",
-                    fg="red", err=True)  # type: ignore[attr-defined]
+        _say(f"the hub stopped by itself (status {proc.returncode}); last log lines:\n{hub.log_tail()}",  # type: ignore[attr-defined]
+             err=True)
         raise SystemExit(1)
 
 
@@ -168,11 +192,12 @@ def _print_welcome(hub: object, layout: object, passwords: dict[str, str], *, st
     from aiml_course.hub.launch import roster_summary
 
     s = hub.settings  # type: ignore[attr-defined]
-    click.echo(f"\nJupyterHub is up in {started_in:.1f} s.\n  log in:     {s.public_url}/hub/login\n"
-               f"  dashboard:  {s.public_url}/services/dashboard/\n")
+    lines = [f"\nJupyterHub is up in {started_in:.1f} s.\n  log in:     {s.public_url}/hub/login\n"
+             f"  dashboard:  {s.public_url}/services/dashboard/\n"]
     members = roster_summary(layout)  # type: ignore[arg-type]
     if members:
-        click.echo(f"  {'user':14} {'role':11} {'cohort':8} password")
+        lines.append(f"  {'user':14} {'role':11} {'cohort':8} password")
         for m in members:
-            click.echo(f"  {m.username:14} {m.role:11} {m.cohort or '-':8} {passwords.get(m.username, '(their own)')}")
-    click.echo("\nPress Ctrl-C to stop (user servers, dashboard and proxy stop with it).")
+            lines.append(f"  {m.username:14} {m.role:11} {m.cohort or '-':8} {passwords.get(m.username, '(their own)')}")
+    lines.append("\nPress Ctrl-C to stop (user servers, dashboard and proxy stop with it).")
+    _say("\n".join(lines))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ class Dashboard:
 
     @property
     def reports(self) -> Path:
-        return self.layout.course_dir / "reports"
+        return self.layout.reports_dir   # root only: staff cannot place links or files there
 
     def cohorts_for(self, m: Member) -> list[str]:
         """The cohorts a member of staff may see."""
@@ -86,13 +87,13 @@ class Dashboard:
         return release_part(self.course, part, self.layout).summary()
 
     def grade(self, part: str) -> str:
-        from aiml_course.hub.exchange import collect_and_grade
+        from aiml_course.hub.exchange import collect_and_grade, worker_count
         from aiml_course.hub.roster import load_members
         from aiml_course.sandbox import make_sandbox
 
         sandbox = make_sandbox(self.course.sandbox.backend, self.course.limits_for(part))
         outcome = collect_and_grade(self.course, part, self.layout, gradebook=self.gradebook, sandbox=sandbox,
-                                    workers=self.course.sandbox.workers, reports=self.reports / part,
+                                    workers=worker_count(self.course, part), reports=self.reports / part,
                                     known_students={u for u, m in load_members(self.layout).items()
                                                     if m.role == "student"})
         return _describe(outcome)
@@ -205,7 +206,7 @@ class Home(Page):
         base = self.base
 
         def url(who: str, part: str, notebook: str) -> str | None:  # (student, part, notebook), as the views ask
-            if who != student or _report(self.app, who, part, notebook) is None:
+            if who != student or not _report(self.app, who, part, notebook):
                 return None
             return f"{base}feedback/{quote(who)}/{quote(part)}/{quote(notebook)}"
 
@@ -241,11 +242,11 @@ class Feedback(Page):
     @web.authenticated
     def get(self, student: str, part: str, notebook: str) -> None:
         self.require_view_of(student)
-        path = _report(self.app, student, part, notebook)
-        if path is None:
+        body = read_report(self.app.reports, part, student, notebook)
+        if body is None:
             raise web.HTTPError(404, "no feedback report for that notebook yet")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(path.read_bytes())
+        self.finish(body)
 
 
 class CertificatePDF(Page):
@@ -324,13 +325,41 @@ class Health(web.RequestHandler):
         self.finish({"ok": True})
 
 
-def _report(app: Dashboard, student: str, part: str, notebook: str) -> Path | None:
-    """The HTML feedback report `grade_part` wrote for this notebook, if any (names checked: no path tricks)."""
-    for name in (student, part, notebook):
-        if not name or "/" in name or name.startswith("."):
+REPORT_MAX_BYTES = 20 * 2**20
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def read_report(reports: Path, part: str, student: str, notebook: str) -> bytes | None:
+    """The HTML report `grade_part` wrote for this notebook (reports/<part>/<student>/<notebook>.html), or None.
+
+    Only a regular file root made is served: every folder on the way and the file itself are opened without
+    following links (confined to `reports`), and the file must be owned by root with one link (no hard link to a
+    secret). Names with a slash or a leading dot are refused outright.
+    """
+    names = (part, student, f"{notebook}.html")
+    if any(not name or "/" in name or "\0" in name or name.startswith(".") for name in (part, student, notebook)):
+        return None
+    fds: list[int] = []
+    try:
+        fds.append(os.open(reports, _DIR))
+        for name in names[:-1]:
+            fds.append(os.open(name, _DIR, dir_fd=fds[-1]))
+        fds.append(os.open(names[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fds[-1]))
+        st = os.fstat(fds[-1])
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or st.st_nlink != 1 or st.st_size > REPORT_MAX_BYTES:
+            log.warning("refused to serve %s/%s/%s: not a regular root-owned file", part, student, names[-1])
             return None
-    path = app.reports / part / student / f"{notebook}.html"   # as grading.report.write_report names it
-    return path if path.is_file() else None
+        return os.read(fds[-1], REPORT_MAX_BYTES)
+    except OSError:
+        return None
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+
+
+def _report(app: Dashboard, student: str, part: str, notebook: str) -> bool:
+    """Whether there is a report to link to."""
+    return read_report(app.reports, part, student, notebook) is not None
 
 
 def _peer_review(app: Dashboard, student: str) -> dict[str, Any]:

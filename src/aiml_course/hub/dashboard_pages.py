@@ -145,6 +145,8 @@ def _part_status(view: StudentView, part: PartView) -> str:
         if part.late_penalty > 0:
             return _tag("late", f"late by {_span(late)}: −{part.late_penalty * 100:g} %")
         return _tag("ok", "✓ on time" if late <= timedelta(0) else "✓ within grace period")
+    if not part.released:
+        return _tag("open", "not released yet")
     if view.now > part.deadline:
         return _tag("bad", "✗ missing: deadline passed")
     return _tag("open", f"open: due in {_span(part.deadline - view.now)}")
@@ -272,16 +274,17 @@ def _feedback_card(view: StudentView, fb: PeerFeedback) -> str:
 
 
 def render_instructor_page(view: InstructorView, *, base_url: str, xsrf_token: str) -> str:
-    """Every cohort's grade table and plots, a 'Grade now' form and the CSV exports."""
+    """Every cohort's grade table and plots, a Release / Grade now form and the CSV exports."""
     options = "".join(f'<option value="{e(pid)}">{e(_part_label(pid))}: {e(title)}</option>'
                       for pid, title in view.parts)
     exports = "".join(f'<li><a href="{e(base_url)}export.csv?cohort={e(quote(c.cohort, safe=""))}">'
                       f"Cohort {e(c.cohort)} (CSV)</a></li>" for c in view.cohorts)
-    actions = (f'<div class="grid"><section class="card" aria-labelledby="grade"><h3 id="grade">Grade</h3>'
-               f'<form class="inline" method="post" action="{e(base_url)}grade">'
+    actions = (f'<div class="grid"><section class="card" aria-labelledby="grade"><h3 id="grade">Release and grade'
+               f'</h3><form class="inline" method="post" action="{e(base_url)}grade">'
                f'<input type="hidden" name="_xsrf" value="{e(xsrf_token)}">'
                f'<label for="part">Part</label><select id="part" name="part">{options}</select>'
-               f'<button type="submit">Grade now</button></form></section>'
+               f'<button type="submit">Grade now</button>'
+               f'<button type="submit" formaction="{e(base_url)}release">Release</button></form></section>'
                f'<section class="card" aria-labelledby="export"><h3 id="export">Export</h3><ul class="plain">'
                f'<li><a href="{e(base_url)}export.csv">Whole course (CSV)</a></li>{exports}</ul></section></div>')
     cohorts = "".join(_cohort_section(view, c) for c in view.cohorts) or '<p class="muted">No students yet.</p>'
@@ -325,6 +328,8 @@ def _grade_table(view: InstructorView, c: CohortView) -> str:
 
 def _cell(cell: Cell) -> str:
     if not cell.submitted:
+        if not cell.released:
+            return _tag("open", "not released")
         return _tag("bad", "✗ missing") if cell.due_passed else _tag("open", "open")
     late = _tag("late", f"late −{cell.late_penalty * 100:g}%") if cell.late_penalty > 0 else ""
     return _pct(cell.percent) + late

@@ -81,6 +81,7 @@ class PartView:
     late_penalty: float
     score: float
     notebooks: tuple[NotebookView, ...]
+    released: bool = True           # False: never released to students (not "missing", not counted)
 
     @property
     def extended(self) -> bool:
@@ -122,7 +123,7 @@ class StudentView:
     cohort: str
     now: datetime
     parts: tuple[PartView, ...]
-    percent: float                  # weighted by part weights, as the CSV's `percent`
+    percent: float                  # weighted by part weights, as the CSV's `percent`, over released parts
     certificate: Verdict | None     # None: not assessed (inactive account)
     certificate_bar: float          # CertificatePolicy.min_part_fraction
     peer_tasks: tuple[PeerTask, ...] | None = None
@@ -140,6 +141,7 @@ class Cell:
     late_penalty: float
     submitted: bool
     due_passed: bool
+    released: bool = True
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,21 @@ class _Snapshot:
 # ── building the student view ───────────────────────────────────────────────────────────────────────────────
 
 
+def released_percent(course: Course, row: dict[str, Any], released: frozenset[str] | None) -> float:
+    """The CSV's weighted `percent`, counting only released parts (all of them when `released` is None)."""
+    if released is None:
+        return float(row["percent"])
+    weighted = weights = 0.0
+    for part in course.parts:
+        possible = row[f"{part.id}:possible"]
+        if part.id in released and possible:
+            weighted += part.weight * row[f"{part.id}:score"] / possible
+            weights += part.weight
+    return round(100 * weighted / weights, 2) if weights else 0.0
+
+
 def student_view(course: Course, gradebook: Gradebook, student_id: str, *, now: datetime,
+                 released: frozenset[str] | None = None,
                  peer_tasks: list[dict[str, Any]] | None = None,
                  peer_feedback: list[dict[str, Any]] | None = None,
                  feedback_url: FeedbackUrl | None = None, issued: dict[str, Any] | None = None,
@@ -275,9 +291,11 @@ def student_view(course: Course, gradebook: Gradebook, student_id: str, *, now: 
         times = [nb.submitted_at for nb in notebooks if nb.submitted_at]
         parts.append(PartView(part.id, part.title, part.due, datetime.fromisoformat(row[f"{part.id}:deadline"]),
                               max(times, default=None), row[f"{part.id}:raw"], row[f"{part.id}:possible"],
-                              row[f"{part.id}:late_penalty"], row[f"{part.id}:score"], notebooks))
+                              row[f"{part.id}:late_penalty"], row[f"{part.id}:score"], notebooks,
+                              released is None or part.id in released or bool(times)))
     verdict = next(iter(eligibility(course, book)), None)   # none for an inactive student
-    return StudentView(course.title, student_id, row["name"], row["cohort"], now, tuple(parts), row["percent"],
+    return StudentView(course.title, student_id, row["name"], row["cohort"], now, tuple(parts),
+                       released_percent(course, row, released),
                        verdict, course.certificate.min_part_fraction,
                        None if peer_tasks is None else tuple(_peer_task(t) for t in peer_tasks),
                        None if peer_feedback is None else tuple(_peer_feedback(f) for f in peer_feedback),
@@ -342,7 +360,7 @@ def _safe_url(url: str) -> str | None:
 
 
 def instructor_view(course: Course, gradebook: Gradebook, *, cohorts: list[str] | None,
-                    now: datetime) -> InstructorView:
+                    now: datetime, released: frozenset[str] | None = None) -> InstructorView:
     """Per cohort (all with students when `cohorts` is None): the grade table, histograms, completion, hardest."""
     snapshot = _Snapshot(gradebook)
     _, rows = grade_rows(course, cast(Gradebook, snapshot))
@@ -360,22 +378,26 @@ def instructor_view(course: Course, gradebook: Gradebook, *, cohorts: list[str] 
     for cohort in chosen:
         members = [r for r in rows if r["cohort"] == cohort]
         counted = [r for r in members if active.get(r["student"], True)]
-        views.append(CohortView(cohort, tuple(_student_row(course, r, active, worked, now) for r in members),
-                                tuple(_histogram(p.id, p.title, counted, worked) for p in course.parts),
-                                tuple(_completion(p.id, p.title, counted, firsts) for p in course.parts),
+        shown = [p for p in course.parts if released is None or p.id in released]
+        views.append(CohortView(cohort, tuple(_student_row(course, r, active, worked, now, released)
+                                              for r in members),
+                                tuple(_histogram(p.id, p.title, counted, worked) for p in shown),
+                                tuple(_completion(p.id, p.title, counted, firsts) for p in shown),
                                 _hardest(course, counted, submitted)))
     return InstructorView(course.title, now, tuple((p.id, p.title) for p in course.parts), tuple(views))
 
 
 def _student_row(course: Course, row: dict[str, Any], active: dict[str, bool], worked: set[tuple[str, str]],
-                 now: datetime) -> StudentRow:
+                 now: datetime, released: frozenset[str] | None = None) -> StudentRow:
     cells = []
     for part in course.parts:
         possible, done = row[f"{part.id}:possible"], (row["student"], part.id) in worked
         cells.append(Cell(100 * row[f"{part.id}:score"] / possible if possible else None,
                           row[f"{part.id}:late_penalty"], done,
-                          now > datetime.fromisoformat(row[f"{part.id}:deadline"])))
-    return StudentRow(row["student"], row["name"], active.get(row["student"], True), tuple(cells), row["percent"])
+                          now > datetime.fromisoformat(row[f"{part.id}:deadline"]),
+                          released is None or part.id in released or done))
+    return StudentRow(row["student"], row["name"], active.get(row["student"], True), tuple(cells),
+                      released_percent(course, row, released))
 
 
 def _histogram(part: str, title: str, rows: list[dict[str, Any]], worked: set[tuple[str, str]]) -> Histogram:

@@ -2,7 +2,8 @@
 coursedir.py; our grades in nbgrader's formgrader: formgrader.py).
 
     release/<part>/ ──copy──▶ course/release/<part>/ ──nbgrader release_assignment──▶ exchange/<course>/outbound/
-    exchange/<course>/inbound/ ──nbgrader collect --update──▶ course/submitted/<student>/<part>/  (timestamp.txt)
+    exchange/<course>/inbound/ ──inbound.collect (ours, not nbgrader's)──▶ course/submitted/<student>/<part>/
+        (regular files only; timestamp.txt = the system's time, never the student's)
         ──grade_part (sandbox)──▶ our gradebook + reports/<student>/<notebook>.html
     reports ──copy──▶ course/feedback/<student>/<part>/ ──nbgrader release_feedback──▶ exchange/<course>/feedback/
     our gradebook ──sync_formgrader──▶ course/gradebook.db (nbgrader's), course/autograded/<student>/<part>/
@@ -16,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiml_course.config import Course
@@ -24,12 +26,15 @@ from aiml_course.gradebook import Gradebook
 from aiml_course.grading.pipeline import GradeSummary, grade_part
 from aiml_course.hub.coursedir import (
     declared_part,
+    make_readable,
     prepare_course_dir,
+    read_no_follow,
     replace_tree,
     run_nbgrader,
     share_with_staff,
 )
 from aiml_course.hub.formgrader import register_assignment, sync_formgrader
+from aiml_course.hub.inbound import collect, copy_regular_files
 from aiml_course.hub.layout import HubLayout
 from aiml_course.sandbox import Sandbox
 
@@ -42,11 +47,27 @@ class ReleaseResult:
     notebooks: list[str]
     outbound: Path                   # exchange/<course>/outbound/<part>/
     replaced: bool                   # an earlier release was replaced (nbgrader --force)
+    due: datetime | None = None      # the part's deadline in course_config.py
+    released_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self.due is not None and self.due <= self.released_at
+
+    def suggested_deadline(self) -> datetime:
+        """A week from now, at 23:59 UTC: what `course release` offers when the deadline has passed."""
+        day = (self.released_at + timedelta(days=7)).date()
+        return datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC)
 
     def summary(self) -> str:
-        """One line for the instructor."""
+        """One line for the instructor (two when the deadline has passed)."""
         how = "replaced the earlier release" if self.replaced else "first release"
-        return f"{self.part}: {len(self.notebooks)} notebook(s) released to {self.outbound} ({how})"
+        text = f"{self.part}: {len(self.notebooks)} notebook(s) released to {self.outbound} ({how})"
+        if self.deadline_passed and self.due is not None:
+            text += (f"\nwarning: its deadline {self.due:%Y-%m-%d %H:%M} UTC has passed: every submission will be "
+                     f"late. Give students a new one, e.g. `course release {self.part} --extend-until "
+                     f"{self.suggested_deadline():%Y-%m-%dT%H:%M}+00:00` (or move `due` in course_config.py)")
+        return text
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,14 @@ class ExchangeRound:
     formgrader: int                  # submissions mirrored into nbgrader's gradebook
 
 
+def worker_count(course: Course, part_id: str) -> int:
+    """Notebooks graded at once: course_config.py's choice, else what the sandbox derives from the machine."""
+    config = course.sandbox
+    if hasattr(config, "worker_count"):
+        return int(config.worker_count(course.limits_for(part_id)))
+    return int(config.workers or 1)
+
+
 def release_part(course: Course, part_id: str, layout: HubLayout) -> ReleaseResult:
     """Copy release/<part>/ into the course directory, register it with nbgrader and release it to the exchange."""
     part = declared_part(course, part_id)
@@ -91,13 +120,14 @@ def release_part(course: Course, part_id: str, layout: HubLayout) -> ReleaseResu
     if not notebooks:
         raise HubError(f"{src} has no notebooks to release: run `course build {part.id}` first")
     prepare_course_dir(course, layout)
-    replace_tree(src, layout.course_dir / "release" / part.id)
+    replace_tree(src, layout.nbgrader_dir / "course" / "release" / part.id)   # what root's nbgrader releases
+    replace_tree(src, layout.course_dir / "release" / part.id)                # what the formgrader shows
     register_assignment(course, part, layout, notebooks)
     outbound = layout.exchange / course.id / "outbound" / part.id
     replaced = outbound.is_dir()
     run_nbgrader(layout, part.id, "release_assignment", part.id, "--force")
     share_with_staff(layout)
-    return ReleaseResult(part.id, notebooks, outbound, replaced)
+    return ReleaseResult(part.id, notebooks, outbound, replaced, part.due)
 
 
 def collect_part(course: Course, part_id: str, layout: HubLayout, *,
@@ -109,16 +139,16 @@ def collect_part(course: Course, part_id: str, layout: HubLayout, *,
         raise HubError(f"{part.id} was never released to {layout.exchange}: run `course release {part.id}` first")
     prepare_course_dir(course, layout)
     submitted = layout.course_dir / "submitted"
-    before = _stamps(submitted, part.id)
-    log = run_nbgrader(layout, part.id, "collect", part.id, "--update")
+    done = collect(inbound, layout.course_dir, layout.staging_dir, part.id,
+                   collected_stamp=_stamps(submitted, part.id))
     share_with_staff(layout)
-    after = _stamps(submitted, part.id)
-    students = sorted(after)
+    students = sorted(_stamps(submitted, part.id))
+    for problem in done.problems:
+        logger.warning("collect %s: %s", part.id, problem)
     return CollectResult(
-        part.id, students, submitted,
-        updated=[s for s in students if before.get(s) != after[s]],
+        part.id, students, submitted, updated=done.updated,
         unknown=[] if known_students is None else [s for s in students if s not in known_students],
-        suspicious=[line.strip() for line in log.splitlines() if "cheating attempt" in line])
+        suspicious=[p for p in done.problems if "names" in p])
 
 
 def release_feedback(course: Course, part_id: str, layout: HubLayout, *, reports: Path) -> list[str]:
@@ -137,7 +167,7 @@ def release_feedback(course: Course, part_id: str, layout: HubLayout, *, reports
     run_nbgrader(layout, part.id, "release_feedback", part.id)
     outbound = layout.exchange / course.id / "feedback"
     for page in outbound.glob("*.html"):  # nbgrader copies our 0660 files; students must read them
-        page.chmod(0o644)
+        make_readable(page)
     return served
 
 
@@ -149,7 +179,7 @@ def collect_and_grade(course: Course, part_id: str, layout: HubLayout, *, gradeb
     collected = collect_part(course, part_id, layout, known_students=known_students)
     if collected.empty:
         return ExchangeRound(collected, None, [], 0)
-    with _only_part(collected) as directory:
+    with _only_part(collected, layout.staging_dir) as directory:
         grades = grade_part(course, collected.part, directory, gradebook=gradebook, sandbox=sandbox,
                             workers=workers, force=force, reports=reports, show_progress=show_progress)
     served = release_feedback(course, collected.part, layout, reports=reports)
@@ -162,7 +192,9 @@ def _stamps(submitted: Path, part: str) -> dict[str, str]:
     out = {}
     for folder in submitted.glob(f"*/{part}"):
         stamp = folder / "timestamp.txt"
-        out[folder.parent.name] = stamp.read_text().strip() if stamp.is_file() else ""
+        if folder.is_symlink() or folder.parent.is_symlink() or stamp.is_symlink():
+            continue   # not written by collect
+        out[folder.parent.name] = stamp.read_text()[:100].strip() if stamp.is_file() else ""
     return out
 
 
@@ -172,11 +204,14 @@ def _submissions(layout: HubLayout, part: str) -> list[tuple[str, Path]]:
 
 
 @contextmanager
-def _only_part(collected: CollectResult) -> Iterator[Path]:
-    """A folder of links to the students who submitted this part (others are not graded as missing)."""
-    with tempfile.TemporaryDirectory(prefix="aiml-collect-") as tmp:
+def _only_part(collected: CollectResult, staging: Path) -> Iterator[Path]:
+    """A root-only copy of the students who submitted this part (others are not graded as missing): regular files
+    only, never through a link, so nothing a TA places in the staff-writable submitted/ is followed."""
+    staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"grade-{collected.part}-", dir=staging) as tmp:
         for student in collected.students:
-            (Path(tmp) / student).symlink_to(collected.submitted_dir / student, target_is_directory=True)
+            (Path(tmp) / student).mkdir(mode=0o700)
+            copy_regular_files(collected.submitted_dir / student, collected.part, Path(tmp) / student / collected.part)
         yield Path(tmp)
 
 
@@ -184,8 +219,8 @@ def _only_part(collected: CollectResult) -> Iterator[Path]:
 
 def _stage_feedback(layout: HubLayout, part: str, student: str, folder: Path, reports: Path) -> bool:
     """Put the student's report pages where nbgrader release_feedback looks; False when there is nothing to hand."""
-    secret = folder / "submission_secret.txt"
-    if not secret.is_file():
+    secret = read_no_follow(folder / "submission_secret.txt")
+    if secret is None:
         logger.warning("%s/%s: no submission_secret.txt in %s (not submitted through the exchange); "
                        "no feedback released", student, part, folder)
         return False
@@ -194,15 +229,14 @@ def _stage_feedback(layout: HubLayout, part: str, student: str, folder: Path, re
     if not pages:
         logger.warning("%s/%s: no report in %s for the notebooks collected", student, part, reports / student)
         return False
-    dest = layout.course_dir / "feedback" / student / part
+    dest = layout.nbgrader_dir / "course" / "feedback" / student / part   # root only: nbgrader's release_feedback
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     for page in pages:
         shutil.copyfile(page, dest / page.name)
-    for name in ("timestamp.txt", "submission_secret.txt"):
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, dest / name)
+    (dest / "submission_secret.txt").write_text(secret)
+    (dest / "timestamp.txt").write_text(read_no_follow(folder / "timestamp.txt", 100) or "")
     return True
 
 

@@ -4,6 +4,9 @@ One root per course (default `/srv/aiml-course/<course id>`, or `$AIML_HUB_ROOT`
 
     <root>/                 0755 root             traversable by everyone
       state/                0700 root             hub database, cookie secret, roster.json, tokens, logs
+        nbgrader/           0700 root             cwd and config of the nbgrader apps root runs
+      reports/              0700 root             HTML feedback reports (the dashboard serves them)
+      staging/              0700 root             collect copies submissions here first
       exchange/             1777 root             nbgrader's Exchange.root (students create inbound files)
       course/               2770 root:<staff>     nbgrader's CourseDirectory.root (formgrader for instructors):
         release/<part>/                           copies of release/<part> handed to the exchange
@@ -11,8 +14,9 @@ One root per course (default `/srv/aiml-course/<course id>`, or `$AIML_HUB_ROOT`
         feedback/<student>/<part>/                HTML feedback handed back through the exchange
         gradebook.db                              nbgrader's gradebook (our grades mirrored for the formgrader)
 
-The course repository's instructor-only folders (source/, autograder/, tests/, var/) must not be readable by
-students: `HubLayout.lock_repository` removes the world bits.
+The course repository's instructor-only folders (.git/, source/, autograder/, tests/, var/) must not be readable
+by students: `HubLayout.lock_repository` removes the world bits (and students' servers do not even see the
+repository: aiml_course.hub.isolation).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from aiml_course.config import Course
 
 DEFAULT_PARENT = Path("/srv/aiml-course")
-PRIVATE_REPO_DIRS = ("source", "autograder", "tests", "var")
+PRIVATE_REPO_DIRS = (".git", "source", "autograder", "tests", "var")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,21 @@ class HubLayout:
         return self.root / "course"
 
     @property
+    def staging_dir(self) -> Path:
+        """Root only: collect copies submissions here before moving them into course/submitted/."""
+        return self.root / "staging"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Root only: the HTML feedback reports the dashboard serves (never in the staff-writable course/)."""
+        return self.root / "reports"
+
+    @property
+    def nbgrader_dir(self) -> Path:
+        """Root only: cwd and nbgrader_config.py of the nbgrader apps root runs (nothing staff can write)."""
+        return self.state_dir / "nbgrader"
+
+    @property
     def nbgrader_db(self) -> Path:
         return self.course_dir / "gradebook.db"
 
@@ -67,7 +86,8 @@ class HubLayout:
     def create(self) -> None:
         """Make the folders with their modes (idempotent; the staff group must exist, see roster)."""
         for path, mode in ((self.root, 0o755), (self.state_dir, 0o700), (self.exchange, 0o1777),
-                           (self.course_dir, 0o2770)):
+                           (self.course_dir, 0o2770), (self.staging_dir, 0o700), (self.reports_dir, 0o700),
+                           (self.nbgrader_dir, 0o700)):
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(mode)
         try:

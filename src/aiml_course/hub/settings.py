@@ -1,7 +1,8 @@
 """What hub_config/jupyterhub_config.py needs to know, from the environment `course hub` sets (or defaults).
 
-Ports: the proxy (public) at PORT, the hub at PORT+1, the proxy's API at PORT+2, the dashboard at PORT+10, user
-servers in PORT+100 … PORT+199. Everything listens on 127.0.0.1 unless AIML_HUB_IP says otherwise.
+Ports: the proxy (public) at PORT, the hub at PORT+1 (on the hub's bridge, see isolation.py), the proxy's API at
+PORT+2, the dashboard at PORT+10. User servers listen on port 8888 of their own address in their own network
+namespace. The proxy listens on 127.0.0.1 unless AIML_HUB_IP says otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class HubSettings:
     ip: str
     auth: str          # "pam" (real OS passwords) or "shared-password" (for demos without passwords)
     python: Path       # the interpreter whose environment has jupyterhub-singleuser, nbgrader and the course
+    isolate: bool = True   # each server in its own namespaces (aiml_course.hub.isolation); AIML_HUB_ISOLATE=0: off
 
     @classmethod
     def from_env(cls) -> HubSettings:
@@ -36,7 +38,7 @@ class HubSettings:
                    port=int(os.environ.get("AIML_HUB_PORT", DEFAULT_PORT)),
                    ip=os.environ.get("AIML_HUB_IP", "127.0.0.1"),
                    auth=os.environ.get("AIML_HUB_AUTH", "pam"),
-                   python=Path(sys.executable))
+                   python=Path(sys.executable), isolate=os.environ.get("AIML_HUB_ISOLATE", "1") != "0")
 
     @property
     def public_url(self) -> str:
@@ -51,12 +53,17 @@ class HubSettings:
         return self.port + 10
 
     @property
-    def user_ports(self) -> range:
-        return range(self.port + 100, self.port + 200)
-
-    @property
     def bin(self) -> Path:
         return self.python.parent
+
+    @property
+    def student_read_only(self) -> list[Path]:
+        """What every server sees of the installation, read-only: the Python environment, the student library and
+        the Jupyter settings. Nothing else of the repository (no .git, source/, autograder/, tests/, var/)."""
+        import aiml_notebooks
+
+        venv = Path(sys.prefix)
+        return [venv, Path(aiml_notebooks.__file__).resolve().parent, REPO / "hub_config" / "jupyter"]
 
     def env(self) -> dict[str, str]:
         """The variables that let the hub's children (dashboard, culler) find the same course."""
