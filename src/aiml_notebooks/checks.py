@@ -15,9 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiml_notebooks.evidence import CASE_SPEC_KEYS, COMPARE_MODES, compare, decode, describe, encode
+from aiml_notebooks.evidence import (
+    CASE_SPEC_KEYS,
+    COMPARE_MODES,
+    compare,
+    decode,
+    describe,
+    encode,
+    is_threshold,
+)
 
-__all__ = ["case", "check", "load_checks"]
+__all__ = ["CheckResult", "case", "check", "load_checks"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,8 +58,27 @@ def load_checks(notebook: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def check(qid: str, notebook: str, *, namespace: dict[str, Any] | None = None) -> bool:
-    """Run the public cases of question `qid` and print what passed, what did not and a hint; True if all passed."""
+class CheckResult:
+    """What `check()` returns: true when every public case passed. It shows nothing as a cell's last value, so
+    the student's notebook does not echo a stray `True` under the feedback."""
+
+    def __init__(self, passed: int, total: int, earned: float, possible: float) -> None:
+        self.passed, self.total, self.earned, self.possible = passed, total, earned, possible
+
+    def __bool__(self) -> bool:
+        return self.passed == self.total
+
+    def __repr__(self) -> str:
+        return f"CheckResult({self.passed} of {self.total} passed, {self.earned:g}/{self.possible:g} points)"
+
+    def _ipython_display_(self) -> None:  # the printed feedback above is the display
+        return None
+
+
+def check(qid: str, notebook: str, *, namespace: dict[str, Any] | None = None) -> CheckResult:
+    """Run the public cases of question `qid` and print what passed, what did not and a hint.
+
+    Returns a CheckResult that is true if all passed (and displays nothing in a notebook)."""
     data = load_checks(notebook)
     question = data["questions"].get(qid)
     if question is None:
@@ -67,6 +94,10 @@ def check(qid: str, notebook: str, *, namespace: dict[str, Any] | None = None) -
             continue
         try:
             got = decode(encode(fn()))
+        except NotImplementedError:  # the untouched stub
+            lines.append(f"  ✗ {c['description']}: not written yet — replace `raise NotImplementedError()` "
+                         "with your code")
+            continue
         except Exception as exc:  # the student's code raised: say what, never a wall of traceback
             lines.append(f"  ✗ {c['description']}: your code raised {type(exc).__name__}: {exc}")
             if c["spec"].get("hint"):
@@ -77,9 +108,12 @@ def check(qid: str, notebook: str, *, namespace: dict[str, Any] | None = None) -
             earned += c["spec"].get("points", 1)
             lines.append(f"  ✓ {c['description']}")
         else:
-            shown = "" if "below" in c["spec"] or "above" in c["spec"] or c["spec"].get("compare") == "true" \
-                else f" — expected {describe(decode(c['expected']))}, got {describe(got)}"
-            lines.append(f"  ✗ {c['description']}{shown}" + (f" ({verdict.detail})" if verdict.detail else ""))
+            if is_threshold(c["spec"]):  # the measured value against the goal, never the reference
+                lines.append(f"  ✗ {c['description']}: {verdict.detail}")
+            else:
+                shown = "" if c["spec"].get("compare") == "true" \
+                    else f" — expected {describe(decode(c['expected']))}, got {describe(got)}"
+                lines.append(f"  ✗ {c['description']}{shown}" + (f" ({verdict.detail})" if verdict.detail else ""))
             if c["spec"].get("hint"):
                 lines.append(f"      Hint: {c['spec']['hint']}")
     elapsed_ms = (time.perf_counter() - start) * 1000
@@ -92,4 +126,4 @@ def check(qid: str, notebook: str, *, namespace: dict[str, Any] | None = None) -
     if hidden:
         print(f"  Hidden tests worth {hidden:g} more point(s) run when your work is graded: "
               "passing the public tests is a good sign, not a guarantee.")
-    return n_pass == n_all
+    return CheckResult(n_pass, n_all, earned, possible)

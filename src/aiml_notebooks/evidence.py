@@ -11,9 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CASE_SPEC_KEYS", "EvidenceError", "Verdict", "compare", "decode", "describe", "encode"]
+__all__ = ["CASE_SPEC_KEYS", "EvidenceError", "Verdict", "compare", "decode", "describe", "encode", "is_threshold",
+           "threshold_text"]
 
-CASE_SPEC_KEYS = frozenset({"points", "compare", "rtol", "atol", "below", "above", "hint", "judge", "judged"})
+CASE_SPEC_KEYS = frozenset({"points", "compare", "rtol", "atol", "below", "above", "at_least", "at_most", "hint",
+                            "judge", "judged"})
+THRESHOLDS = (("above", ">"), ("at_least", ">="), ("below", "<"), ("at_most", "<="))  # spec key, what it needs
 COMPARE_MODES = frozenset({"close", "equal", "shape", "true"})
 MAX_ELEMENTS = 1_000_000  # per array or list: a probe that returns more is rejected, not truncated
 MAX_DEPTH = 20            # nesting of lists/dicts in a returned value
@@ -277,18 +280,40 @@ def _equal(got: Any, exp: Any) -> bool:
     return bool(got == exp and type(got) is type(exp)) or (_is_number(got) and _is_number(exp) and got == exp)
 
 
+def is_threshold(spec: dict[str, Any]) -> bool:
+    """Is this case decided by a threshold (above=, at_least=, below=, at_most=) rather than a reference?"""
+    return any(key in spec for key, _ in THRESHOLDS)
+
+
+def threshold_text(spec: dict[str, Any]) -> str:
+    """What a threshold case needs, e.g. "> 0.9" or ">= 0 and < 1"."""
+    return " and ".join(f"{sign} {spec[key]:g}" for key, sign in THRESHOLDS if key in spec)
+
+
+def _meets(got: float, sign: str, limit: float) -> bool:
+    return {">": got > limit, ">=": got >= limit, "<": got < limit, "<=": got <= limit}[sign]
+
+
+def threshold_verdict(got: Any, spec: dict[str, Any]) -> Verdict:
+    """The measured value against the threshold(s), never a reference: "your value 0.62, needs > 0.9"; with two
+    conditions, which one failed."""
+    if not _is_number(got):
+        return Verdict(False, f"needs a single number ({threshold_text(spec)}), got {type(got).__name__}")
+    if math.isnan(got):
+        return Verdict(False, f"your value is NaN (not a number), needs {threshold_text(spec)}")
+    conditions = [(key, sign) for key, sign in THRESHOLDS if key in spec]
+    failed = [(key, sign) for key, sign in conditions if not _meets(got, sign, float(spec[key]))]
+    if not failed:
+        return Verdict(True)
+    needs = " and ".join(f"{sign} {spec[key]:g}" for key, sign in failed)
+    held = [f"{sign} {spec[key]:g}" for key, sign in conditions if (key, sign) not in failed]
+    return Verdict(False, f"your value {got:.6g}, needs {needs}" + (f" (the {held[0]} part holds)" if held else ""))
+
+
 def compare(got: Any, expected: Any, spec: dict[str, Any]) -> Verdict:
     """Does decoded value `got` meet `spec` (with `expected` the decoded reference, if the mode needs one)?"""
-    if "below" in spec or "above" in spec:
-        if not _is_number(got):
-            return Verdict(False, f"expected a single number, got {type(got).__name__}")
-        if math.isnan(got):
-            return Verdict(False, "got NaN (not a number)")
-        if "below" in spec and not got < spec["below"]:
-            return Verdict(False, f"{got:.6g} is not below the threshold")
-        if "above" in spec and not got > spec["above"]:
-            return Verdict(False, f"{got:.6g} is not above the threshold")
-        return Verdict(True)
+    if any(key in spec for key, _ in THRESHOLDS):
+        return threshold_verdict(got, spec)
     mode = spec.get("compare", "close")
     if mode == "true":
         return Verdict(got is True, "" if got is True else f"the check returned {describe(got)}, not True")

@@ -45,13 +45,55 @@ def test_check_explains_a_wrong_answer_with_the_expected_value_and_hint(capsys: 
     assert "expected 6, got 9" in out and "Hint: Add x to itself." in out
 
 
-def test_check_reports_an_exception_in_words(capsys: pytest.CaptureFixture[str]) -> None:
-    """Does an unanswered stub show NotImplementedError, not a traceback?"""
+def test_check_says_an_untouched_stub_is_not_written_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does an unanswered stub say "not written yet", not NotImplementedError or a traceback?"""
     def stub(x: object) -> object:
         raise NotImplementedError()
 
     assert not check("q1", "1.1-mini", namespace=_cases_for_q1(stub))
-    assert "your code raised NotImplementedError" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "✗ double(3): not written yet" in out and "NotImplementedError()` with your code" in out
+    assert "Traceback" not in out
+
+
+def test_check_reports_an_exception_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does any other exception show its type and message, not a traceback?"""
+    def broken(x: object) -> object:
+        return x + "a"  # type: ignore[operator]
+
+    assert not check("q1", "1.1-mini", namespace=_cases_for_q1(broken))
+    out = capsys.readouterr().out
+    assert "your code raised TypeError" in out and "Traceback" not in out
+
+
+def test_a_threshold_case_shows_the_measured_value_against_the_threshold(capsys: pytest.CaptureFixture[str]) -> None:
+    """A below=100 case failing says "your value 121, needs < 100" and never shows the reference (81)."""
+    @case(compare="equal")
+    def squares_of_four() -> object:
+        return [0, 1, 4, 9]
+
+    @case(below=100)
+    def last_square_small() -> object:
+        return 121
+
+    assert not check("q2", "1.1-mini", namespace={"squares_of_four": squares_of_four,
+                                                 "last_square_small": last_square_small})
+    out = capsys.readouterr().out
+    assert "✗ squares(10)[-1] is below 100: your value 121, needs < 100" in out and "81" not in out
+
+
+def test_check_shows_no_stray_true_as_a_cells_last_value() -> None:
+    """In a notebook, `check(...)` as the last line of a cell displays nothing after the feedback."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(_cases_for_q1(lambda x: x + x), check=check)
+    with capture_output() as captured:
+        result = shell.run_cell('check("q1", "1.1-mini", namespace={"double_of_three": double_of_three})')
+    assert result.success and result.result  # still true: all public cases passed
+    assert "all passed" in captured.stdout
+    assert "True" not in captured.stdout and not captured.outputs
 
 
 def test_check_names_a_missing_checks_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -175,6 +175,9 @@ def _literal_kwargs(call: ast.Call, *, path: Path, cell: int, qid: str) -> dict[
     if spec.get("compare", "close") not in COMPARE_MODES:
         raise AuthoringError(f"@case compare= must be one of {sorted(COMPARE_MODES)}", notebook=path, cell=cell,
                              question=qid)
+    for key in ("above", "below", "at_least", "at_most"):
+        if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)):
+            raise AuthoringError(f"@case {key}= must be a number", notebook=path, cell=cell, question=qid)
     points = spec.get("points", 1)
     if not isinstance(points, (int, float)) or points <= 0:
         raise AuthoringError("@case points= must be a positive number", notebook=path, cell=cell, question=qid)

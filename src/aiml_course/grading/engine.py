@@ -25,11 +25,12 @@ from aiml_course.errors import SubmissionRejected
 from aiml_course.grading.intake import read_regular
 from aiml_course.sandbox import RunResult, Sandbox
 from aiml_course.untrusted import printable
-from aiml_notebooks.evidence import Verdict, compare, decode, describe
+from aiml_notebooks.evidence import Verdict, compare, decode, describe, is_threshold
 
 logger = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
+NOT_WRITTEN = "NotImplementedError"  # what the stub raises: the case says "not written yet"
 MAX_RECORDS_BYTES = 8 * 1024 * 1024
 MAX_CELL_ERRORS = 10             # cells whose error is shown; the rest are counted in the problem text
 MAX_ERROR_CHARS = 200            # of one error message written by student code (public cases, cell errors)
@@ -242,11 +243,14 @@ def _verdict(case: dict[str, Any], got: Any, expected: Any, judges: dict[str, An
             return 0.0, Verdict(False, f"grader error: judge {spec['judge']} is not defined")
         try:
             outcome = fn(got, expected)
+            # a judge may return (score, detail): the detail is the author's wording of what was measured,
+            # e.g. "your accuracy 0.62, needs >= 0.9"
+            outcome, detail = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (outcome, "")
             frac = float(outcome) if not isinstance(outcome, bool) else (1.0 if outcome else 0.0)
         except Exception as exc:  # a judge crashing on odd student output is a failed case, not a crash
             return 0.0, Verdict(False, f"the value could not be checked ({type(exc).__name__})")
         frac = 0.0 if math.isnan(frac) else min(1.0, max(0.0, frac))
-        return frac, Verdict(frac >= 1.0, "" if frac >= 1.0 else "not good enough yet")
+        return frac, Verdict(frac >= 1.0, "" if frac >= 1.0 else (printable(str(detail), 200) or "not good enough yet"))
     verdict = compare(got, expected, spec)
     return (1.0 if verdict.passed else 0.0), verdict
 
@@ -294,6 +298,8 @@ def _judge_case(bundle: dict[str, Any], case: dict[str, Any], execution: Executi
     if record is None:
         return 0.0, f"✗ {desc}: not run — {execution.problem or 'the tests did not reach this case'}"
     if not record.get("ok"):
+        if str(record.get("error", "")).startswith(NOT_WRITTEN):  # the untouched stub (our own exception type)
+            return 0.0, f"✗ {desc}: not written yet — replace `raise NotImplementedError()` with your code"
         if quiet:
             return 0.0, f"✗ {desc}{with_hint}"
         shown = printable(record.get("error", "an error"), MAX_ERROR_CHARS)
@@ -307,8 +313,11 @@ def _judge_case(bundle: dict[str, Any], case: dict[str, Any], execution: Executi
     earned = round(possible * frac, 6)
     if verdict.passed:
         return earned, f"✓ {desc}"
-    if quiet:
-        return earned, f"✗ {desc}{with_hint}"
+    if quiet:  # a judge's own wording of what it measured is the author's text, not the student's
+        shown = f": {verdict.detail}" if "judge" in case["spec"] and verdict.detail != "not good enough yet" else ""
+        return earned, f"✗ {desc}{shown}{with_hint}"
+    if is_threshold(case["spec"]) or "judge" in case["spec"]:  # the measured value against the goal, no reference
+        return earned, printable(f"✗ {desc}: {verdict.detail}", 400) + with_hint
     msg = f"✗ {desc}: expected {describe(expected)}, got {describe(got)}"
     msg += f" ({verdict.detail})" if verdict.detail else ""
     return earned, printable(msg, 400) + with_hint
