@@ -27,6 +27,7 @@ from aiml_course.hub.layout import HubLayout
 from aiml_course.importers import import_assignment
 from aiml_course.importers.otter_results import otter_results
 from aiml_course.sandbox import BwrapSandbox
+from aiml_course.validate import validate_part
 from tests.conftest import ROOT, needs_bwrap
 
 NBGRADER_GUIDE = Path(__import__("nbgrader").__file__).parent / "docs" / "source" / "user_guide"
@@ -105,6 +106,21 @@ def test_nbgrader_import_report(tmp_path: Path) -> None:
     # assert squares(1) == [1] … → outside; the try/except and `del squares` cells → inside
     assert how == {"correct_squares": True, "squares_invalid_input": False, "correct_sum_of_squares": True,
                    "sum_of_squares_uses_squares": False}
+
+
+@needs_guide
+def test_nbgrader_autotest_directives(tmp_path: Path) -> None:
+    """nbgrader's ps1_autotest: `### AUTOTEST expr` values are compared outside; a helper's own verdict
+    (`test_func_throws(...)`) runs inside; a cell the converter cannot take is named with its cell and reason."""
+    report = import_assignment("nbgrader", NBGRADER_GUIDE / "source" / "ps1_autotest", tmp_path / "source",
+                               "part-01-ps1")
+    how = {t.name: (t.outside, t.how) for t in report.tests()}
+    assert how["correct_squares"][0] and "squares(1), squares(2), squares(3)" in how["correct_squares"][1]
+    assert how["correct_sum_of_squares"][0]
+    assert not how["squares_invalid_input"][0] and "test_func_throws" in how["squares_invalid_input"][1]
+    skipped = {(u.cell, u.what): u.reason for u in report.unconverted}
+    assert "cannot be split" in skipped[(13, "test cell sum_of_squares_uses_squares")]
+    assert "0 points" in skipped[(21, "test cell cell-6e9ff83aa5dfaf17")]
 
 
 def test_cli_import_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -299,6 +315,17 @@ def test_otter_tutorial_six_submissions_get_otters_outcomes(course: Course, tmp_
     # column raises, so `price_by_flavor` is never defined and 2/8 of q3 pass here (otter under pandas 1.x: 3/8,
     # the type check passing too). The oracle above runs otter's tests in this same environment and agrees.
     assert ours["fails3"]["q3"] == pytest.approx(0.25, abs=1e-4)
+    # the imported part validates like any part: solution full marks on every autograded case, stub zero
+    report = validate_part(course, "part-02-otter", BwrapSandbox(course.sandbox.limits))
+    assert report.ok, [p for n in report.notebooks for p in n.problems] + report.sync_problems
+    # and the results go back out in otter's shape
+    out = CliRunner().invoke(main, ["--config", str(course.root / "course_config.py"), "export", "--format",
+                                    "otter-results", "--db", f"sqlite:///{course.root / 'gb.sqlite'}",
+                                    "-o", str(tmp_path / "otter-results")])
+    assert out.exit_code == 0 and "wrote 6 otter results file(s)" in out.output, out.output
+    fails1 = json.loads((tmp_path / "otter-results" / "fails1" / "part-02-otter" / "demo.results.json").read_text())
+    assert fails1["q1"]["score"] == pytest.approx(2 / 3, abs=1e-4) and fails1["q1"]["possible"] == 1.0
+    assert [r["passed"] for r in fails1["q1"]["test_case_results"]] == [True, True, False]
 
 
 # ---------------------------------------------------------------- adversarial submissions on converted tests

@@ -137,6 +137,7 @@ def convert_test(source: str, *, name: str, points: float, hidden: bool, descrip
                        why=f"does not parse as Python ({exc.msg}); run as written")
     doc, body = _docstring(tree)
     description = description or doc or name.replace("_", " ")
+    helpers = {n.name for n in body if isinstance(n, ast.FunctionDef)}
     checks: list[_Check] = []
     lines: list[str] = []
     why = ""
@@ -147,6 +148,10 @@ def convert_test(source: str, *, name: str, points: float, hidden: bool, descrip
             found = _check(expr, source)
             if found is None:
                 why = f"`{_short(source, stmt)}` is not LEFT == literal or np.isclose(LEFT, literal)"
+                break
+            verdict = _calls(found.left, helpers)
+            if verdict:  # e.g. test_func_throws(...) -> True: the helper decides pass/fail in the sandbox
+                why = f"its value is a verdict computed by the test's own helper `{verdict}` in the sandbox"
                 break
             checks.append(found)
             lines.append(f"_got.append({found.left})")
@@ -171,6 +176,18 @@ def convert_test(source: str, *, name: str, points: float, hidden: bool, descrip
     how = (f"outside: returns {len(checks)} value(s) ({', '.join(c.left for c in checks)[:120]}); compared "
            f"{kind} with the solution's values (literals: {literals[:80]})")
     return ConvertedTest(name, func, True, how, points, hidden)
+
+
+def _calls(expr_source: str, names: set[str]) -> str:
+    """The first of `names` that `expr_source` calls, or ""."""
+    try:
+        tree = ast.parse(expr_source, mode="eval")
+    except SyntaxError:
+        return ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+            return node.func.id
+    return ""
 
 
 def _writes_global(stmt: ast.stmt) -> bool:

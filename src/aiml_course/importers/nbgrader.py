@@ -43,10 +43,8 @@ def _strip_hidden_markers(src: str) -> tuple[str, bool]:
 
 
 def _autotests(src: str) -> tuple[str, int]:
-    """`### AUTOTEST a; b` lines → `assert (a) == (a)`-free form: each expression becomes a returned value.
-
-    Written as otter-style bare expressions `_autotest_value(expr)`: the converter treats each as a check whose
-    left side is the expression (compared equal with the solution's value, as nbgrader's autotest does)."""
+    """`### AUTOTEST a; b` lines → `assert (a) == __AUTOTEST__` placeholders, one per expression: the converter then
+    treats each expression as a value to return (compared equal with the solution's, as nbgrader's autotest does)."""
     out, n = [], 0
     for line in src.splitlines():
         m = AUTOTEST.match(line)
@@ -62,16 +60,17 @@ def _autotests(src: str) -> tuple[str, int]:
 
 def _convert(src: str, name: str, points: float, hidden: bool) -> ConvertedTest:
     src, autotests = _autotests(src)
-    if autotests:
-        # every autotest expression is a value compared with the solution's: no literal needed
-        src = src.replace("== __AUTOTEST__", "== 0")
-    test = convert_test(src, name=name, points=points, hidden=hidden)
-    if autotests and test.outside:
+    if not autotests:
+        return convert_test(src, name=name, points=points, hidden=hidden)
+    # every autotest expression is a value compared with the solution's: no literal needed
+    test = convert_test(src.replace("== __AUTOTEST__", "== 0"), name=name, points=points, hidden=hidden)
+    if test.outside:
         how = test.how.split("; compared")[0] + "; compared equal with the solution's values (### AUTOTEST)"
         return ConvertedTest(test.name, test.source, True, how, points, hidden)
-    if autotests:
-        raise ValueError("autotest cell needs running inside")
-    return test
+    if "helper" in test.how:  # `### AUTOTEST helper(...)`: the helper's own verdict must be True, inside
+        inside = convert_test(src.replace("== __AUTOTEST__", "is True"), name=name, points=points, hidden=hidden)
+        return ConvertedTest(inside.name, inside.source, False, test.how, points, hidden)
+    raise ValueError("autotest cell needs running inside")
 
 
 def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:

@@ -83,10 +83,15 @@ def solution_code(src: str) -> tuple[str, list[str]]:
 
 
 def _case_points(total: Any, n: int) -> list[float]:
+    """otter's split of a question's points over its n cases, to 6 decimals (the grader's precision), the last
+    case taking the remainder so that the question's total is exact (1 point over 3 cases: 0.333333 ×2 + 0.333334)."""
     if isinstance(total, list):
         return [float(p) for p in total]
     total = 1.0 if total is None else float(total)
-    return [total / n] * n if n else []
+    if not n:
+        return []
+    share = round(total / n, 6)
+    return [share] * (n - 1) + [round(total - share * (n - 1), 6)]
 
 
 def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
