@@ -2,7 +2,9 @@
 verification and revocation, and the `certificates` CLI group.
 
 Files, under `<course root>/var/certificates/`: `issuer_key.pem` (Ed25519, mode 0600), `issuer_key.jwk.json`
-(its public half), `revoked.json`, and `issued/<student>_<uuid>.json|.pdf`. The gradebook records each one in
+(its public half), `revoked.json`, `status/revocation.json` (the signed W3C Bitstring Status List every
+certificate's `credentialStatus` points at: publish it, see docs/certificates.md) with its private index
+`status/revocation-index.json`, and `issued/<student>_<uuid>.json|.pdf`. The gradebook records each one in
 its `certificates` table (records.py) for the dashboard (`certificate_status`), the CSV export and `verify ID`.
 """
 
@@ -30,6 +32,7 @@ from aiml_course.certificates.records import (
     current_certificate_ids,
     sync_records,
 )
+from aiml_course.certificates.status_list import StatusCheck, check_status
 from aiml_course.certificates.store import issuer_key
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "CertificateRecord",
     "CertifyReport",
     "Issued",
+    "StatusCheck",
     "SyncReport",
     "Verdict",
     "VerifyResult",
@@ -46,6 +50,7 @@ __all__ = [
     "canonical_json",
     "certificate_status",
     "certificates_cli",
+    "check_status",
     "current_certificate_ids",
     "eligibility",
     "issue_certificates",

@@ -21,6 +21,7 @@ from aiml_course.certificates.credential import (
     verify_recorded,
 )
 from aiml_course.certificates.crypto import CertificateError
+from aiml_course.certificates.status_list import list_path as status_list_path
 from aiml_course.cli_support import course_from, db_url, fail_cleanly
 from aiml_course.config import Course
 
@@ -63,20 +64,31 @@ def certify(ctx: click.Context, base_url: str, valid_days: int | None, db: str |
         click.echo(f"+ recorded in the gradebook {len(report.recorded.added)} certificates issued before it kept them")
     for problem in report.recorded.problems:
         click.secho(f"! {problem}", fg="yellow")
+    for student, reason in report.failed.items():
+        click.secho(f"✗ {student}: qualifies, but the certificate could not be written: {reason}", fg="red")
     qualified = sum(v.qualifies for v in report.verdicts)
     click.echo(f"{qualified} of {len(report.verdicts)} students qualify; {len(report.issued)} certificates issued")
+    listed = status_list_path(course.root)
+    if listed.is_file():
+        click.echo(f"revocation status list: {listed} (publish it at its id; see docs/certificates.md)")
+    if report.failed:
+        sys.exit(1)
 
 
 @certificates_cli.command(name="verify")
 @click.argument("target", metavar="FILE|ID")
 @click.option("--db", default=None, help="Gradebook URL, for an ID (default: sqlite under var/).")
+@click.option("--status-list", "status_list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The signed revocation status list as downloaded from the URL in the certificate "
+              "(default: this course's var/certificates/status/revocation.json).")
 @click.pass_context
 @fail_cleanly
-def verify_cmd(ctx: click.Context, target: str, db: str | None) -> None:
-    """Check a certificate (a file, or an id the gradebook records): exit 0 if valid, 1 if not."""
+def verify_cmd(ctx: click.Context, target: str, db: str | None, status_list_file: Path | None) -> None:
+    """Check a certificate (a file, or an id the gradebook records): signature, revocation (the list and the
+    published status list bit), dates. Exit 0 if valid, 1 if not."""
     course = course_from(ctx)
     if Path(target).is_file():
-        result = verify(Path(target), course=course)
+        result = verify(Path(target), course=course, status_list_file=status_list_file)
     else:
         result = verify_recorded(target, course=course, gradebook=_existing_gradebook(course, db, target))
     for note in result.notes:
@@ -113,9 +125,11 @@ def _existing_gradebook(course: Course, db: str | None, target: str) -> Gradeboo
 @click.pass_context
 @fail_cleanly
 def revoke_cmd(ctx: click.Context, credential_id: str, reason: str, db: str | None) -> None:
-    """Put a certificate on the revocation list (`var/certificates/revoked.json`) and in the gradebook."""
+    """Put a certificate on the revocation list (`var/certificates/revoked.json`), set its bit in the signed status
+    list (`var/certificates/status/revocation.json`: publish it again) and record it in the gradebook."""
     from aiml_course.gradebook import Gradebook
 
     course = course_from(ctx)
     full = revoke(credential_id, course=course, reason=reason, gradebook=Gradebook(db_url(course, db)))
     click.echo(f"revoked {full}: {reason}")
+    click.echo(f"publish the updated status list: {status_list_path(course.root)}")

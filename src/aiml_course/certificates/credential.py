@@ -9,7 +9,6 @@ purpose) can change without breaking it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,17 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiml_course.certificates import records, store
-from aiml_course.certificates.crypto import (
-    CertificateError,
-    IssuerKey,
-    PublicKey,
-    b58decode,
-    b58encode,
-    canonical_json,
-    ed25519_verify,
-)
+from aiml_course.certificates import records, status_list, store
+from aiml_course.certificates.crypto import CertificateError, PublicKey
 from aiml_course.certificates.eligibility import Verdict, eligibility, percent
+from aiml_course.certificates.proof import CRYPTOSUITE, parse_time, proof_problems, sign, stamp
 from aiml_course.config import Course
 from aiml_course.errors import GradebookError
 from aiml_course.gradebook import Gradebook
@@ -35,9 +27,9 @@ from aiml_course.gradebook import Gradebook
 CONTEXT = ["https://www.w3.org/ns/credentials/v2",
            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
-CRYPTOSUITE = "eddsa-jcs-2022"
 DEFAULT_BASE_URL = "https://certificates.example.org"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+__all__ = ["CRYPTOSUITE", "sign", "stamp"]  # re-exported: the proof lives in proof.py
 
 
 @dataclass(frozen=True)
@@ -68,11 +60,7 @@ class CertifyReport:
     issued: list[Issued]
     already: dict[str, str]  # student → id of their current certificate
     recorded: records.SyncReport = field(default_factory=records.SyncReport)  # the gradebook table, synced
-
-
-def stamp(when: datetime) -> str:
-    """An aware datetime as the credential's UTC timestamp."""
-    return when.astimezone(UTC).strftime(TIME_FORMAT)
+    failed: dict[str, str] = field(default_factory=dict)  # student → why no certificate could be written
 
 
 def verify_url(base_url: str, credential_id: str) -> str:
@@ -82,8 +70,9 @@ def verify_url(base_url: str, credential_id: str) -> str:
 
 def build_credential(course: Course, verdict: Verdict, *, issuer: PublicKey, base_url: str,
                      issued_at: datetime, valid_days: int | None = None,
-                     credential_id: str | None = None) -> dict[str, Any]:
-    """The unsigned Open Badges 3.0 credential for one qualifying student."""
+                     credential_id: str | None = None, status: dict[str, str] | None = None) -> dict[str, Any]:
+    """The unsigned Open Badges 3.0 credential for one qualifying student (`status`: its `credentialStatus`,
+    a bit of the course's revocation status list)."""
     if valid_days is not None and valid_days < 1:
         raise CertificateError("valid_days must be at least 1")
     achievement_id = f"{base_url.rstrip('/')}/achievements/{course.id}"
@@ -96,6 +85,7 @@ def build_credential(course: Course, verdict: Verdict, *, issuer: PublicKey, bas
         "issuer": {"id": issuer.did, "type": ["Profile"], "name": course.title},
         "validFrom": stamp(issued_at),
         **({"validUntil": stamp(issued_at + timedelta(days=valid_days))} if valid_days is not None else {}),
+        **({"credentialStatus": status} if status is not None else {}),
         "credentialSubject": {
             "type": ["AchievementSubject"],
             "identifier": [_identity("studentId", verdict.student), _identity("name", verdict.name)],
@@ -119,16 +109,6 @@ def build_credential(course: Course, verdict: Verdict, *, issuer: PublicKey, bas
     return credential
 
 
-def sign(credential: dict[str, Any], key: IssuerKey, *, created: datetime) -> dict[str, Any]:
-    """The credential with an eddsa-jcs-2022 DataIntegrityProof added."""
-    unsigned = {k: v for k, v in credential.items() if k != "proof"}
-    options = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE, "created": stamp(created),
-               "verificationMethod": key.public.verification_method, "proofPurpose": "assertionMethod",
-               "@context": unsigned["@context"]}
-    signature = key.sign(_hash_data(unsigned, options))
-    return {**unsigned, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
-
-
 def issue_certificates(course: Course, gradebook: Gradebook, *, base_url: str = DEFAULT_BASE_URL,
                        valid_days: int | None = None, now: datetime | None = None) -> CertifyReport:
     """Sign a credential and render its PDF for each qualifying student without a current certificate.
@@ -136,45 +116,85 @@ def issue_certificates(course: Course, gradebook: Gradebook, *, base_url: str = 
     Each certificate is recorded in the gradebook's `certificates` table as soon as its files are written; then
     the table is brought up to the files (`records.sync_records`).
     """
-    from aiml_course.certificates.pdf import write_pdf  # matplotlib only when something is issued
-
     now = now or datetime.now(UTC)
     verdicts = eligibility(course, gradebook)
     current = current_certificates(course, now=now)
     key = store.issuer_key(course.root)
-    out_dir = store.issued_dir(course.root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    issued = []
+    store.make_folder(store.issued_dir(course.root))
+    issued, failed = [], {}
     for verdict in verdicts:
         if not verdict.qualifies or verdict.student in current:
             continue
-        credential = sign(build_credential(course, verdict, issuer=key.public, base_url=base_url, issued_at=now,
-                                           valid_days=valid_days), key, created=now)
-        stem = f"{_safe(verdict.student)}_{credential['id'].rsplit(':', 1)[-1]}"
-        json_path, pdf_path = out_dir / f"{stem}.json", out_dir / f"{stem}.pdf"
-        store.write_json(json_path, credential)
-        write_pdf(credential, pdf_path, url=verify_url(base_url, credential["id"]))
-        records.record_issued(gradebook, course=course, credential=credential, parts=verdict.parts,
-                              json_path=json_path, pdf_path=pdf_path)
-        issued.append(Issued(verdict.student, credential["id"], json_path, pdf_path))
+        try:
+            item = _issue_one(course, gradebook, verdict, key=key, base_url=base_url, now=now, valid_days=valid_days)
+        except CertificateError as exc:
+            failed[verdict.student] = str(exc)
+            if _disk_full(exc):
+                break  # every later certificate would fail the same way
+            continue
+        issued.append(item)
+    if not status_list.list_path(course.root).is_file():
+        status_list.publish(course.root, key, revoked_ids=set(store.revoked(course.root)), now=now)
     already = {v.student: current[v.student] for v in verdicts if v.qualifies and v.student in current}
-    return CertifyReport(verdicts, issued, already, records.sync_records(course, gradebook))
+    return CertifyReport(verdicts, issued, already, records.sync_records(course, gradebook), failed)
+
+
+def _issue_one(course: Course, gradebook: Gradebook, verdict: Verdict, *, key: Any, base_url: str, now: datetime,
+               valid_days: int | None) -> Issued:
+    """Sign one certificate and write its PDF, then its JSON (each atomically), then record it.
+
+    If either file cannot be written (a name the PDF cannot draw, a full disk), neither is kept and its status
+    index is given back: no partial certificate is ever left for a later run or the dashboard to serve.
+    """
+    from aiml_course.certificates.pdf import write_pdf  # matplotlib only when something is issued
+
+    credential_id = f"urn:uuid:{uuid.uuid4()}"
+    status = status_list.allocate(course.root, credential_id, base_url=base_url)
+    credential = sign(build_credential(course, verdict, issuer=key.public, base_url=base_url, issued_at=now,
+                                       valid_days=valid_days, credential_id=credential_id, status=status),
+                      key, created=now)
+    out_dir = store.issued_dir(course.root)
+    stem = f"{_safe(verdict.student)}_{credential_id.rsplit(':', 1)[-1]}"
+    json_path, pdf_path = out_dir / f"{stem}.json", out_dir / f"{stem}.pdf"
+    try:
+        write_pdf(credential, pdf_path, url=verify_url(base_url, credential_id))
+        store.write_json(json_path, credential)
+    except BaseException:
+        pdf_path.unlink(missing_ok=True)
+        json_path.unlink(missing_ok=True)
+        status_list.release(course.root, credential_id)
+        raise
+    records.record_issued(gradebook, course=course, credential=credential, parts=verdict.parts,
+                          json_path=json_path, pdf_path=pdf_path)
+    return Issued(verdict.student, credential_id, json_path, pdf_path)
+
+
+def _disk_full(exc: CertificateError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.errno in (28, 27, 122)  # ENOSPC, EFBIG, EDQUOT
 
 
 def current_certificates(course: Course, *, now: datetime) -> dict[str, str]:
-    """Student → id of a certificate in `issued/` that is neither revoked nor expired (the newest one)."""
+    """Student → id of a certificate in `issued/` signed by this course, neither revoked nor expired (the newest
+    one). A file dropped there without this course's signature counts for nothing."""
     revoked = store.revoked(course.root)
+    public = store.issuer_public_key(course.root)
     out: dict[str, str] = {}
     for _path, credential in store.issued_credentials(course.root):
         cid, student = credential.get("id"), subject_identity(credential, "studentId")
         if not isinstance(cid, str) or not student or cid in revoked or _expired(credential, now):
             continue
+        if public is None or proof_problems(credential, public):
+            continue
         out[student] = cid
     return out
 
 
-def verify(path: Path, *, course: Course, now: datetime | None = None) -> VerifyResult:
-    """Check a certificate file: its signature against this course's issuer key, the revocation list, its dates."""
+def verify(path: Path, *, course: Course, now: datetime | None = None,
+           status_list_file: Path | None = None) -> VerifyResult:
+    """Check a certificate file: its signature against this course's issuer key, the revocation list, its dates,
+    and its `credentialStatus` bit in the signed status list (`status_list_file`, a copy downloaded from its
+    URL, or else this course's own published file)."""
     now = now or datetime.now(UTC)
     try:
         credential = store.read_json(Path(path))
@@ -187,12 +207,37 @@ def verify(path: Path, *, course: Course, now: datetime | None = None) -> Verify
     if public is None:
         return VerifyResult(False, [f"no issuer key in {store.certificates_dir(course.root)}: "
                                     "this course has issued no certificates"], cid)
-    reasons = _shape_problems(credential) + _proof_problems(credential, public)
+    reasons = _shape_problems(credential) + proof_problems(credential, public)
     entry = store.revoked(course.root).get(cid)
     if entry is not None:
         reasons.append(f"revoked on {entry.get('revoked_at', '?')}: {entry.get('reason', '')}")
     reasons += _date_problems(credential, now)
-    return VerifyResult(not reasons, reasons, cid)
+    notes: list[str] = []
+    if "credentialStatus" in credential:
+        found, note = _status_reasons(credential, course=course, now=now, status_list_file=status_list_file)
+        reasons += [r for r in found if entry is None or not r.startswith("revoked")]
+        notes += note
+    return VerifyResult(not reasons, reasons, cid, notes)
+
+
+def _status_reasons(credential: dict[str, Any], *, course: Course, now: datetime,
+                    status_list_file: Path | None) -> tuple[list[str], list[str]]:
+    """(reasons to reject, notes) from the credential's status list bit."""
+    path = status_list_file or status_list.list_path(course.root)
+    if not path.is_file():
+        return [f"its revocation status cannot be checked: no status list at {path}"], []
+    try:
+        listed = store.read_json(path)
+    except CertificateError as exc:
+        return [f"its revocation status cannot be checked: {exc}"], []
+    if not isinstance(listed, dict):
+        return [f"its revocation status cannot be checked: {path} holds no status list"], []
+    check = status_list.check_status(credential, listed, now=now)
+    if check.revoked is None:
+        return [f"its revocation status cannot be checked: {p}" for p in check.problems], []
+    if check.revoked:
+        return [f"revoked: bit {check.index} of the status list {listed.get('id')} is set"], []
+    return [], []
 
 
 def revoke(credential_id: str, *, course: Course, reason: str, now: datetime | None = None,
@@ -209,7 +254,10 @@ def revoke(credential_id: str, *, course: Course, reason: str, now: datetime | N
     if full not in known and (gradebook is None or records.record(gradebook, full) is None):
         where = " or the gradebook" if gradebook is not None else ""
         raise CertificateError(f"no certificate {full} in {store.issued_dir(course.root)}{where}")
-    store.add_revocation(course.root, full, reason=reason.strip(), when=now or datetime.now(UTC))
+    when = now or datetime.now(UTC)
+    store.add_revocation(course.root, full, reason=reason.strip(), when=when)
+    status_list.publish(course.root, store.issuer_key(course.root), revoked_ids=set(store.revoked(course.root)),
+                        now=when)  # the signed list to publish again: anyone can now see the revocation
     if gradebook is not None:
         try:
             records.sync_records(course, gradebook)
@@ -233,6 +281,7 @@ def verify_recorded(credential_id: str, *, course: Course, gradebook: Gradebook,
                                     f"{stamp(records.as_utc(row.issued_at))}), but its file {row.json_path} is "
                                     "missing, so it cannot be checked"], row.id, notes)
     result = verify(path, course=course, now=now)
+    notes += result.notes
     reasons = list(result.reasons)
     if result.credential_id != row.id:
         reasons.append(f"{row.json_path} holds {result.credential_id or 'no certificate id'}, not {row.id}")
@@ -264,11 +313,6 @@ def _criteria(course: Course) -> str:
     return text + "."
 
 
-def _hash_data(unsigned: dict[str, Any], options: dict[str, Any]) -> bytes:
-    """eddsa-jcs-2022's signed bytes: hash of the canonical proof options, then of the canonical document."""
-    return hashlib.sha256(canonical_json(options)).digest() + hashlib.sha256(canonical_json(unsigned)).digest()
-
-
 def _shape_problems(credential: dict[str, Any]) -> list[str]:
     problems = []
     if credential.get("@context") != CONTEXT:
@@ -280,47 +324,15 @@ def _shape_problems(credential: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _proof_problems(credential: dict[str, Any], public: PublicKey) -> list[str]:
-    """Everything wrong with the proof; [] when this course's issuer key signed exactly this content."""
-    proof = credential.get("proof")
-    if not isinstance(proof, dict):
-        return ["no proof: the certificate is not signed"]
-    issuer = credential.get("issuer")
-    problems = []
-    if not isinstance(issuer, dict) or issuer.get("id") != public.did:
-        problems.append("the issuer is not this course's issuer")
-    if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
-        return [*problems, f"the proof is not a DataIntegrityProof with cryptosuite {CRYPTOSUITE}"]
-    if proof.get("proofPurpose") != "assertionMethod":
-        problems.append("the proof's purpose is not assertionMethod")
-    if "@context" in proof and proof["@context"] != credential.get("@context"):
-        problems.append("the proof's @context differs from the credential's")
-    if proof.get("verificationMethod") != public.verification_method:
-        problems.append("signed with a key that is not this course's issuer key")
-    value = proof.get("proofValue")
-    try:
-        signature = b58decode(value[1:]) if isinstance(value, str) and value.startswith("z") else b""
-    except ValueError:
-        signature = b""
-    if len(signature) != 64:
-        return [*problems, "the proofValue is not a base58btc Ed25519 signature"]
-    unsigned = {k: v for k, v in credential.items() if k != "proof"}
-    options = {k: v for k, v in proof.items() if k != "proofValue"}
-    if not ed25519_verify(public.raw, _hash_data(unsigned, options), signature):
-        problems.append("the signature does not match: the certificate was changed after signing, "
-                        "or signed by another key")
-    return problems
-
-
 def _date_problems(credential: dict[str, Any], now: datetime) -> list[str]:
     problems = []
-    valid_from = _parse_time(credential.get("validFrom"))
+    valid_from = parse_time(credential.get("validFrom"))
     if valid_from is None:
         problems.append("validFrom is missing or not a UTC timestamp")
     elif now < valid_from:
         problems.append(f"not valid before {stamp(valid_from)}")
     if "validUntil" in credential:
-        until = _parse_time(credential["validUntil"])
+        until = parse_time(credential["validUntil"])
         if until is None:
             problems.append("validUntil is not a UTC timestamp")
         elif now >= until:
@@ -329,17 +341,8 @@ def _date_problems(credential: dict[str, Any], now: datetime) -> list[str]:
 
 
 def _expired(credential: dict[str, Any], now: datetime) -> bool:
-    until = _parse_time(credential.get("validUntil")) if "validUntil" in credential else None
+    until = parse_time(credential.get("validUntil")) if "validUntil" in credential else None
     return until is not None and now >= until
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def _safe(name: str) -> str:

@@ -59,8 +59,14 @@ def b58decode(text: str) -> bytes:
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical JSON: keys sorted by UTF-16 code units, no whitespace, ECMAScript numbers, UTF-8."""
-    return _jcs(value).encode("utf-8")
+    """RFC 8785 canonical JSON: keys sorted by UTF-16 code units, no whitespace, ECMAScript numbers, UTF-8.
+
+    Text that is not valid Unicode (a lone surrogate such as "\\ud800") has no UTF-8 form: a CertificateError."""
+    try:
+        return _jcs(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CertificateError("the document holds text that is not valid Unicode (a lone surrogate); "
+                               "it cannot be canonicalised or signed") from exc
 
 
 def _jcs(value: Any) -> str:
@@ -188,6 +194,20 @@ class PublicKey:
         x = base64.urlsafe_b64encode(self.raw).rstrip(b"=").decode("ascii")
         return {"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA", "use": "sig",
                 "kid": self.verification_method}
+
+    @classmethod
+    def from_did(cls, did: str) -> PublicKey:
+        """The key named by a `did:key:z6Mk…` (Ed25519), as any verifier can read it without our files."""
+        body = did.split("#", 1)[0].removeprefix("did:key:")
+        if not did.startswith("did:key:z") or not body.startswith("z"):
+            raise CertificateError(f"{did!r} is not an Ed25519 did:key")
+        try:
+            raw = b58decode(body[1:])
+        except ValueError as exc:
+            raise CertificateError(f"{did!r} is not an Ed25519 did:key") from exc
+        if not raw.startswith(MULTICODEC_ED25519_PUB) or len(raw) != 34:
+            raise CertificateError(f"{did!r} is not an Ed25519 did:key")
+        return cls(raw[2:])
 
     @classmethod
     def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey:

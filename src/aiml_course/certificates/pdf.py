@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aiml_course.certificates import store
 from aiml_course.certificates.crypto import CertificateError
 
 A4_LANDSCAPE = (11.69, 8.27)
@@ -44,7 +45,10 @@ def certificate_figure(credential: dict[str, Any], *, url: str) -> Any:
     subject = credential["credentialSubject"]
     achievement = subject["achievement"]
     name = _identity(subject, "name") or _identity(subject, "studentId")
-    text = fig.text
+
+    def text(*args: Any, **kwargs: Any) -> Any:  # names are text, never mathtext: "$x$" or a lone "$" is drawn as is
+        return fig.text(*args, parse_math=False, **kwargs)
+
     text(0.5, 0.865, "CERTIFICATE  OF  COMPLETION", ha="center", fontsize=15, color=ACCENT, weight="bold")
     text(0.5, 0.785, "This certifies that", ha="center", fontsize=13, color=MUTED, style="italic")
     text(0.5, 0.695, name, ha="center", fontsize=_fit(name, 36, 28), color=INK, weight="bold")
@@ -62,13 +66,17 @@ def certificate_figure(credential: dict[str, Any], *, url: str) -> Any:
 
 
 def write_pdf(credential: dict[str, Any], path: Path, *, url: str) -> Path:
-    """Render the certificate to `path` as a one-page PDF whose metadata carries the id and verification URL."""
+    """Render the certificate to `path` as a one-page PDF whose metadata carries the id and verification URL.
+
+    Written atomically (store.write_atomically): a failure leaves no PDF, never a truncated one."""
     fig = certificate_figure(credential, url=url)
     metadata = {"Title": f"{credential['credentialSubject']['achievement']['name']}: certificate",
                 "Subject": credential["id"], "Keywords": url, "Author": credential["issuer"]["name"],
                 "Creator": "aiml_course certificates"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="pdf", metadata=metadata)
+    try:
+        store.write_atomically(path, lambda fh: fig.savefig(fh, format="pdf", metadata=metadata))
+    except (ValueError, RuntimeError) as exc:  # matplotlib could not draw it: no file is left
+        raise CertificateError(f"could not draw the certificate PDF {path.name}: {exc}") from exc
     return path
 
 
@@ -82,8 +90,10 @@ def _scores(fig: Any, achievement: dict[str, Any], results: list[dict[str, Any]]
     y = 0.365
     for result in shown:
         label = names.get(result.get("resultDescription"), str(result.get("resultDescription", "")))
-        fig.text(0.09, y, label if len(label) <= 60 else label[:57] + "…", fontsize=size, color=INK)
-        fig.text(0.62, y, f"{result.get('value', '?')} %", fontsize=size, color=INK, ha="right", weight="bold")
+        fig.text(0.09, y, label if len(label) <= 60 else label[:57] + "…", fontsize=size, color=INK,
+                 parse_math=False)
+        fig.text(0.62, y, f"{result.get('value', '?')} %", fontsize=size, color=INK, ha="right", weight="bold",
+                 parse_math=False)
         fig.add_artist(_rule(y - step / 3))
         y -= step
     if len(results) > MAX_ROWS:

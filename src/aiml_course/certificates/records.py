@@ -3,8 +3,9 @@
 The files under `var/certificates/` stay what `verify FILE` trusts (a verifier may not have the database): the
 signed JSON and the revocation list `revoked.json`. The table mirrors them for the dashboard, the CSV export and
 `verify ID`: `issue_certificates` writes a row for each certificate it issues, `revoke` sets `revoked_at` and
-`revoked_reason`, and `sync_records` (run by both) records certificates issued before the gradebook kept them and
-copies revocations from the list. A revocation is never undone in the table; one missing from the list is
+`revoked_reason`, and `sync_records` (run by both) records certificates issued before the gradebook kept them
+(only files signed with this course's key: a JSON dropped into issued/ is reported, never recorded) and copies
+revocations from the list. A revocation is never undone in the table; one missing from the list is
 reported, not written back.
 
 Columns: `id` (the credential id, 'urn:uuid:…'), `student_id`, `issued_at`, `expires_at` (None: never),
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aiml_course.certificates import store
 from aiml_course.certificates.crypto import CertificateError
+from aiml_course.certificates.proof import proof_problems
 from aiml_course.config import Course
 from aiml_course.errors import GradebookError
 from aiml_course.gradebook import Base, Gradebook, Student, UTCDateTime
@@ -76,9 +78,14 @@ def sync_records(course: Course, gradebook: Gradebook) -> SyncReport:
     with gradebook.session() as s:
         recorded = {r.id: r for r in s.scalars(select(CertificateRecord))}
         students = set(s.scalars(select(Student.id)))
+    public = store.issuer_public_key(course.root)
     for path, credential in store.issued_credentials(course.root):
         cid, student = credential.get("id"), _student(credential)
         if not isinstance(cid, str) or cid in recorded:
+            continue
+        if public is None or proof_problems(credential, public):
+            report.problems.append(f"{_rel(course, path)} is not signed by this course's issuer key; not recorded "
+                                   "(remove it from issued/)")
             continue
         if student not in students:
             report.problems.append(f"{_rel(course, path)}: its student {student!r} is not in the gradebook; "
