@@ -392,3 +392,195 @@ def test_cli_certify_verify_revoke(mini_course: Course, gradebook: Gradebook, tm
     assert unknown.exit_code == 2 and "no certificate" in unknown.output
     again = runner.invoke(certificates_cli, ["certify", "--base-url", BASE], obj=obj)
     assert "= dora: already holds" in again.output and "✓ ann: issued" in again.output
+
+
+# ── issue 11: safe files, keys, foreign files, revocation anyone can check ────────────────────────────────────
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return [p for p in certificates_dir(root).rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_name_with_dollar_signs_gets_a_complete_pdf(mini_course: Course, gradebook: Gradebook) -> None:
+    """'$…$' (and a broken mathtext command) in a name: certify works and writes a whole PDF, drawn as text."""
+    with gradebook.session() as s:
+        s.execute(text("UPDATE students SET name = :n WHERE id = 'ann'"), {"n": r"Ann $\frac{1 $x^2$ \notacommand$"})
+    report = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW)
+    assert report.failed == {} and sorted(i.student for i in report.issued) == ["ann", "dora"]
+    pdf = next(i for i in report.issued if i.student == "ann").pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    assert _leftovers(mini_course.root) == []
+
+
+FULL_DISK_CERTIFY = """
+import resource, sys
+from datetime import UTC, datetime
+from aiml_course.certificates import issue_certificates
+from aiml_course.config import load_course
+from aiml_course.gradebook import Gradebook
+course = load_course(sys.argv[1])
+book = Gradebook(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), resource.RLIM_INFINITY))  # files past this: EFBIG
+report = issue_certificates(course, book, base_url="https://aiml.example.edu", now=datetime(2026, 2, 1, 12, tzinfo=UTC))
+print(len(report.issued), sorted(report.failed), "|".join(report.failed.values()))
+"""
+
+
+def test_a_full_disk_leaves_no_partial_certificate_and_no_temporary_file(mini_course: Course,
+                                                                         gradebook: Gradebook) -> None:
+    """Writing fails part-way (files limited to 12 kB: the key and JSON fit, the PDF does not): a clear
+    reason, no PDF, no JSON, no .tmp, nothing recorded; with room again, certify issues everything."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    gradebook.engine.dispose()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", FULL_DISK_CERTIFY, str(mini_course.root / "course_config.py"),
+                             default_url(mini_course.root), "12000"], capture_output=True, text=True, env=env,
+                            timeout=300, preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
+    assert result.returncode == 0, result.stderr
+    count, _, reason = result.stdout.strip().partition(" ")
+    assert count == "0" and "ann" in reason and "could not write" in reason, result.stdout
+    assert list(issued_dir(mini_course.root).iterdir()) == []
+    assert _leftovers(mini_course.root) == []
+    assert (certificates_dir(mini_course.root) / "issuer_key.pem").stat().st_size > 0
+    report = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW)
+    assert sorted(i.student for i in report.issued) == ["ann", "dora"]
+    assert all(verify(i.json_path, course=mini_course, now=NOW).valid for i in report.issued)
+
+
+def test_a_zero_byte_key_does_not_block_certify(mini_course: Course, gradebook: Gradebook) -> None:
+    """A 0-byte issuer_key.pem (an older release's write cut short by a full disk) is replaced, not fatal."""
+    folder = certificates_dir(mini_course.root)
+    folder.mkdir(parents=True)
+    (folder / "issuer_key.pem").write_bytes(b"")
+    report = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW)
+    assert len(report.issued) == 2
+    assert stat.S_IMODE((folder / "issuer_key.pem").stat().st_mode) == 0o600
+    assert all(verify(i.json_path, course=mini_course, now=NOW).valid for i in report.issued)
+
+
+def test_a_key_file_others_can_read_is_refused(mini_course: Course, gradebook: Gradebook,
+                                               issued: CertifyReport) -> None:
+    """A key file that arrived 0644: certify stops with a clear error saying what to do."""
+    key = certificates_dir(mini_course.root) / "issuer_key.pem"
+    key.chmod(0o644)
+    with pytest.raises(CertificateError, match=r"readable by other users \(mode 0644\)[\s\S]*chmod 600"):
+        issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW)
+    code, out = _invoke_cli(mini_course, "certify", "--base-url", BASE)
+    assert code == 2 and "readable by other users" in out and "Traceback" not in out
+
+
+def test_umask_000_gives_no_world_writable_folders(mini_course: Course, gradebook: Gradebook) -> None:
+    """With umask 000, every folder certify makes is 0755 and every public file 0644 (the key 0600)."""
+    import os
+
+    old = os.umask(0)
+    try:
+        issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW)
+    finally:
+        os.umask(old)
+    root = certificates_dir(mini_course.root)
+    for path in [root.parent, root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        expected = 0o755 if path.is_dir() else 0o600 if path.name == "issuer_key.pem" else 0o644
+        assert mode == expected, (path, oct(mode))
+
+
+def test_an_unsigned_json_dropped_in_issued_is_neither_recorded_nor_exported(mini_course: Course,
+                                                                            gradebook: Gradebook,
+                                                                            issued: CertifyReport) -> None:
+    """A credential-looking JSON for bob (who does not qualify), unsigned, put into issued/: not recorded, not
+    in the CSV, not 'already held', and certify names it."""
+    from aiml_course.export import grade_rows
+
+    forged = copy.deepcopy(_cred(issued, "ann")[1])
+    forged["id"] = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    forged["credentialSubject"]["identifier"][0]["identityHash"] = "bob"
+    del forged["proof"]
+    (issued_dir(mini_course.root) / "bob_forged.json").write_text(json.dumps(forged))
+    report = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW + timedelta(days=1))
+    assert any("bob_forged.json is not signed by this course's issuer key" in p for p in report.recorded.problems)
+    assert {r["student"]: r["certificate_id"] for r in grade_rows(mini_course, gradebook)[1]}["bob"] == ""
+    with gradebook.engine.connect() as c:
+        assert c.execute(text("SELECT COUNT(*) FROM certificates WHERE student_id = 'bob'")).scalar() == 0
+
+
+def test_duplicate_keys_and_lone_surrogates_are_clear_errors(mini_course: Course, issued: CertifyReport,
+                                                             tmp_path: Path) -> None:
+    """A credential with a key twice (last-wins parsers would see another name than was signed) or a lone
+    surrogate: verify says what is wrong, exit 1, no traceback."""
+    path, _ = _cred(issued, "ann")
+    raw = path.read_text(encoding="utf-8")
+    twice = tmp_path / "twice.json"
+    twice.write_text(raw.replace('"type": [\n    "VerifiableCredential"',
+                                 '"type": "Forged", "type": [\n    "VerifiableCredential"', 1))
+    assert '"type": "Forged"' in twice.read_text()
+    result = verify(twice, course=mini_course, now=NOW)
+    assert not result.valid and "the key 'type' appears twice" in result.reasons[0]
+    lone = tmp_path / "lone.json"
+    lone.write_text(raw.replace('"Ann Lovelace"', '"Ann \\ud800"', 1))
+    result = verify(lone, course=mini_course, now=NOW)
+    assert not result.valid and "lone surrogate" in result.reasons[0]
+    code, out = _invoke_cli(mini_course, "verify", str(lone))
+    assert code == 1 and "lone surrogate" in out and "Traceback" not in out
+    with pytest.raises(CertificateError, match="lone surrogate"):
+        canonical_json({"name": "\ud800"})
+
+
+def test_revocation_is_published_in_a_signed_status_list_a_third_party_can_check(
+        mini_course: Course, gradebook: Gradebook, issued: CertifyReport, tmp_path: Path) -> None:
+    """Each certificate names a bit of a W3C Bitstring Status List; revoking sets it in the signed static file.
+    A third party with only the certificate and the downloaded list (no course files: the key comes from the
+    did:key) sees 'not revoked', then 'revoked'; a tampered list is refused; `verify --status-list` uses it."""
+    import gzip
+
+    from aiml_course.certificates import check_status
+    from aiml_course.certificates.status_list import LIST_BITS, list_path
+
+    _, ann = _cred(issued, "ann")
+    entry = ann["credentialStatus"]
+    assert entry["type"] == "BitstringStatusListEntry" and entry["statusPurpose"] == "revocation"
+    assert entry["statusListCredential"] == f"{BASE}/status/revocation.json"
+    assert entry["id"] == f"{entry['statusListCredential']}#{entry['statusListIndex']}"
+    _, dora = _cred(issued, "dora")
+    assert dora["credentialStatus"]["statusListIndex"] != entry["statusListIndex"]
+    published = json.loads(list_path(mini_course.root).read_text())
+    assert published["id"] == entry["statusListCredential"]
+    assert "BitstringStatusListCredential" in published["type"] and published["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    encoded = published["credentialSubject"]["encodedList"]
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    assert encoded.startswith("u") and len(bits) * 8 == LIST_BITS and not any(bits)
+    third_party = tmp_path / "downloaded.json"
+    third_party.write_text(json.dumps(published))
+    assert check_status(ann, json.loads(third_party.read_text()), now=NOW).revoked is False
+
+    revoke(ann["id"], course=mini_course, reason="plagiarism", now=NOW)
+    republished = json.loads(list_path(mini_course.root).read_text())
+    index = int(entry["statusListIndex"])
+    outcome = check_status(ann, republished, now=NOW)
+    assert outcome.revoked is True and outcome.index == index
+    assert check_status(dora, republished, now=NOW).revoked is False
+    encoded = republished["credentialSubject"]["encodedList"]
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    assert bits[index // 8] == 0x80 >> (index % 8)  # the left-most bit is index 0
+
+    tampered = copy.deepcopy(republished)
+    tampered["credentialSubject"]["encodedList"] = published["credentialSubject"]["encodedList"]  # un-revoke
+    refused = check_status(ann, tampered, now=NOW)
+    assert refused.revoked is None and any("signature does not match" in p for p in refused.problems)
+
+    (certificates_dir(mini_course.root) / "revoked.json").unlink()  # the list alone is enough to see it
+    result = verify(_cred(issued, "ann")[0], course=mini_course, now=NOW)
+    assert not result.valid and any(r.startswith(f"revoked: bit {index} ") for r in result.reasons)
+    (tmp_path / "old.json").write_text(json.dumps(tampered))
+    code, out = _invoke_cli(mini_course, "verify", str(_cred(issued, "dora")[0]), "--status-list",
+                            str(tmp_path / "old.json"))
+    assert code == 1 and "signature does not match" in out
+
+
+def _invoke_cli(course: Course, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(certificates_cli, list(args), obj={"config": str(course.root / "course_config.py")})
+    return result.exit_code, result.output
