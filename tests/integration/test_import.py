@@ -8,7 +8,10 @@ temporary folder only because the grader refuses to follow symbolic links.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -226,29 +229,25 @@ def _manual_questions_in_the_formgrader(course: Course, book: Gradebook, tmp_pat
 
 # ---------------------------------------------------------------- otter's tutorial, six submissions
 
-def _otter_oracle(submission: Path, master_report: dict[str, list[tuple[str, bool, str]]]) -> dict[str, float]:
-    """Otter's own verdicts, computed the way otter does: run the notebook's code, then each test case's code in a
-    copy of its globals; a case passes if it raises nothing and its last expression (if any) is truthy."""
-    import ast
-    import os
-
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    env: dict = {}
-    for cell in json.loads(submission.read_text())["cells"]:
+_ORACLE = textwrap.dedent('''
+    import ast, json, sys
+    job = json.load(sys.stdin)
+    env = {}
+    for cell in json.load(open(job["notebook"]))["cells"]:
         if cell["cell_type"] != "code":
             continue
         src = "".join(cell["source"])
-        src = "\n".join(line for line in src.splitlines()
-                        if "otter" not in line and "grader." not in line and not line.startswith("%"))
+        src = "\\n".join(line for line in src.splitlines()
+                         if "otter" not in line and "grader." not in line and not line.startswith("%"))
         try:
             exec(compile(src, "<student>", "exec"), env)
         except Exception:  # a failing cell does not stop otter either
             pass
     scores = {}
-    for qid, tests in master_report.items():
+    for qid, tests in job["tests"].items():
         earned = 0.0
         for body, _hidden, points in tests:
-            g = dict(env)
+            g = dict(env)  # otter: each test case gets a copy of the globals
             try:
                 tree = ast.parse(body)
                 last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -260,7 +259,19 @@ def _otter_oracle(submission: Path, master_report: dict[str, list[tuple[str, boo
                 ok = False
             earned += float(points) if ok else 0.0
         scores[qid] = round(earned, 4)
-    return scores
+    print(json.dumps(scores))
+''')
+
+
+def _otter_oracle(submission: Path, tests: dict[str, list[tuple[str, bool, float]]]) -> dict[str, float]:
+    """Otter's own verdicts, computed the way otter does, in a separate process (the notebook may patch numpy):
+    run the notebook's code, then each test case in a copy of its globals; a case passes if it raises nothing and
+    its last expression, if any, is true (otter's doctest expects the solution's `True`)."""
+    done = subprocess.run([sys.executable, "-c", _ORACLE], input=json.dumps({"notebook": str(submission),
+                                                                             "tests": tests}),
+                          capture_output=True, text=True, timeout=180, cwd=submission.parent,
+                          env={**os.environ, "MPLBACKEND": "Agg"}, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _otter_tests() -> dict[str, list[tuple[str, bool, float]]]:

@@ -142,7 +142,7 @@ def convert_test(source: str, *, name: str, points: float, hidden: bool, descrip
     lines: list[str] = []
     why = ""
     for stmt in body:
-        expr = stmt.test if isinstance(stmt, ast.Assert) and stmt.msg is None else \
+        expr = stmt.test if isinstance(stmt, ast.Assert) else \
             stmt.value if isinstance(stmt, ast.Expr) and expression_tests else None
         if expr is not None:
             found = _check(expr, source)

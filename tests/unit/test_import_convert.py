@@ -1,0 +1,61 @@
+"""Issue 13: which foreign tests become outside-judged probes, and what the probes return (no sandbox needed)."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from aiml_course.importers.convert import convert_test
+
+
+def _probe(source: str, **kw: object) -> tuple[bool, str]:
+    test = convert_test(source, name="t", points=1.0, hidden=False, **kw)  # type: ignore[arg-type]
+    ast.parse(test.source)  # always valid Python
+    return test.outside, test.source
+
+
+@pytest.mark.parametrize("source", [
+    "assert f(1) == 2",
+    "assert 2 == f(1)",
+    "assert f(1) == [1, 4], 'squares are wrong'",
+    "x = f(3)\nassert x == 9\nassert g(x) == -1.5",
+    "import math\nassert f(math.pi) == 0",
+    "assert np.isclose(f(0.5), 0.25)",
+    "assert np.allclose(f(0.5), 0.25, rtol=1e-3)",
+])
+def test_splittable_asserts_are_judged_outside(source: str) -> None:
+    outside, probe = _probe(source)
+    assert outside
+    assert "assert" not in probe and "isclose" not in probe and "==" not in probe  # no verdict in the sandbox
+
+
+@pytest.mark.parametrize("source", [
+    "square(1) == 1",
+    "np.isclose(price_by_flavor['chocolate'], 3.33333333)",
+    "f = fib()\nassert next(f) == 0\nnext(f) == 1",
+])
+def test_otter_expression_tests_are_judged_outside(source: str) -> None:
+    outside, probe = _probe(source, expression_tests=True)
+    assert outside and "==" not in probe and "isclose" not in probe
+
+
+@pytest.mark.parametrize("source, why", [
+    ("assert type(x) == pd.Series", "is not LEFT == literal"),
+    ("for v in data:\n    assert v in xs", "For"),
+    ("try:\n    f(0)\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError", "Try"),
+    ("del squares\nassert g(1) == 1", "Delete"),
+    ("assert f(1) == 1\nassert np.isclose(f(2), 4)", "mixes exact and approximate"),
+    ("assert f(1) > 0", "is not LEFT == literal"),
+    ("def helper():\n    return f(0) is None\nassert helper() == True", "helper"),
+    ("print(f(1))", "Expr"),
+])
+def test_other_tests_run_inside_and_say_why(source: str, why: str) -> None:
+    test = convert_test(source, name="t", points=1.0, hidden=True)
+    assert not test.outside and why in test.how
+    assert 'compare="true", judged="inside"' in test.source
+    assert repr(source.strip()) in test.source  # kept as written, run in the notebook's namespace
+
+
+def test_a_bare_expression_is_not_a_check_in_nbgrader_cells() -> None:
+    assert not convert_test("f(1) == 2", name="t", points=1.0, hidden=False).outside
