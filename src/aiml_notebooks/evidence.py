@@ -156,7 +156,7 @@ def decode(data: Any, _depth: int = 0) -> Any:
     if kind is not dict:
         raise EvidenceError(f"unexpected {kind.__name__} in a record")
     if set(data) == {"__float__"}:
-        if data["__float__"] not in NON_FINITE:
+        if type(data["__float__"]) is not str or data["__float__"] not in NON_FINITE:
             raise EvidenceError("malformed non-finite number")
         return NON_FINITE[data["__float__"]]
     if set(data) == {"__array__", "shape", "dtype"}:
@@ -192,7 +192,8 @@ def _decode_array(data: dict[str, Any]) -> Any:
     for v in flat:
         if type(v) in (int, float, bool):
             values.append(v)
-        elif type(v) is dict and set(v) == {"__float__"} and v["__float__"] in NON_FINITE:
+        elif type(v) is dict and set(v) == {"__float__"} and type(v["__float__"]) is str \
+                and v["__float__"] in NON_FINITE:
             values.append(NON_FINITE[v["__float__"]])
         else:
             raise EvidenceError("array values must be numbers")
