@@ -12,6 +12,8 @@
                            not a notebook): that notebook gets a zero row with the reason, the run goes on
   + ImportFailure          an nbgrader/otter assignment could not be imported (`course import`)
   + GradebookError         the gradebook database is unusable
+  + PeerReviewError        a peer-review request cannot be carried out
+  + CertificateError       a certificate cannot be issued, read, verified or revoked
   + HubError               the hub could not be prepared, started or reached, or an exchange step failed
     - RosterError          a roster file or a roster change is invalid (each bad row named)
 """
@@ -72,6 +74,14 @@ class ImportFailure(CourseError):
 
 class GradebookError(CourseError):
     """The gradebook database is unusable."""
+
+
+class PeerReviewError(CourseError):
+    """A peer-review request cannot be carried out (bad arguments, invalid reviews, no assignment stored)."""
+
+
+class CertificateError(CourseError):
+    """A certificate cannot be issued, read, verified or revoked (bad key file, unknown id, a file not written)."""
 
 
 class HubError(CourseError):

@@ -16,16 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiml_course.errors import CourseError
+from aiml_course.errors import CertificateError
 
 B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 MULTICODEC_ED25519_PUB = b"\xed\x01"
 PEM_LABEL = "PRIVATE KEY"
-
-
-class CertificateError(CourseError):
-    """A certificate cannot be issued, read or revoked (bad key file, unknown id, no crypto library)."""
 
 
 # ── base58btc ─────────────────────────────────────────────────────────────────────────────────────────────

@@ -13,13 +13,9 @@ import random
 import secrets
 from collections.abc import Iterable, Mapping
 
-from aiml_course.errors import CourseError
+from aiml_course.errors import PeerReviewError
 
 ALIAS_PREFIX = "author-"
-
-
-class PeerReviewError(CourseError):
-    """A peer-review request cannot be carried out (bad arguments, invalid reviews, no assignment stored)."""
 
 
 def assign_reviews(submitters: Mapping[str, str], *, k: int, seed: int) -> dict[str, list[str]]:
