@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,33 @@ def test_other_tests_run_inside_and_say_why(source: str, why: str) -> None:
 
 def test_a_bare_expression_is_not_a_check_in_nbgrader_cells() -> None:
     assert not convert_test("f(1) == 2", name="t", points=1.0, hidden=False).outside
+
+
+def test_manual_questions_parse_render_and_never_leak_their_model_answer(tmp_path: Path) -> None:
+    import nbformat
+
+    from aiml_course.authoring.parse import parse_notebook
+    from aiml_course.authoring.render import case_table, dumps_notebook, render
+    from aiml_course.authoring.verify import scan_for_leaks
+    from aiml_course.errors import AuthoringError, LeakError
+
+    model = "It computes the Fibonacci numbers recursively, from the base cases 0 and 1."
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Describe f."), nbformat.v4.new_markdown_cell(f"<!-- MANUAL part_a 2 -->\n{model}")]
+    path = tmp_path / "m.ipynb"
+    nbformat.write(nb, path)
+    spec = parse_notebook(path)
+    assert spec.questions["part_a"].kind == "manual" and spec.questions["part_a"].points == 2.0
+    assert case_table(spec) == [{"name": "part_a__manual", "question": "part_a", "hidden": False,
+                                 "spec": {"points": 2.0, "manual": True}, "description": "part_a (graded by hand)"}]
+    release = dumps_notebook(render(spec, variant="release"))
+    assert model not in release and "YOUR ANSWER HERE" in release
+    assert model in dumps_notebook(render(spec, variant="walkthrough"))
+    scan_for_leaks(spec, {"release/p/m.ipynb": release})
+    forged = release.replace("YOUR ANSWER HERE", model)
+    with pytest.raises(LeakError, match="model answer"):
+        scan_for_leaks(spec, {"release/p/m.ipynb": forged})
+    nb.cells.append(nbformat.v4.new_code_cell("# MANUAL part_a 1\nx = 1"))
+    nbformat.write(nb, path)
+    with pytest.raises(AuthoringError, match="already a question"):
+        parse_notebook(path)

@@ -51,6 +51,10 @@ def scan_for_leaks(spec: NotebookSpec, files: dict[str, str]) -> None:
                 # a one-liner such as `return x * w + b` may also appear in the lesson; multi-line blocks may not
                 if region.count("\n") >= 1 and len(text) >= 20:
                     secrets.append((text, cell.index, cell.qid, "solution code"))
+        elif cell.role == "manual":  # a hand-graded question's model answer: students get a stub
+            text = _norm(src.split("\n", 1)[1] if "\n" in src else "")
+            if len(text) >= 20:
+                secrets.append((text, cell.index, cell.qid, "a manual question's model answer"))
         elif cell.role in ("hidden", "judge", "walkthrough"):
             body = src.split("\n", 1)[1] if "\n" in src else ""
             for chunk in re.split(r"\n(?=@case|def )", body):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiml_course.config import PART_ID
 from aiml_course.errors import ImportFailure
 from aiml_course.importers import nbgrader, otter
 from aiml_course.importers.notebook import stem_for, write_notebook
@@ -25,6 +26,8 @@ def import_assignment(tool: str, path: Path, source_dir: Path, part: str, *, ove
     """Import `path` (a `tool` assignment) into `source_dir/part/`; refuses to overwrite unless told to."""
     if tool not in TOOLS:
         raise ImportFailure(f"unknown tool {tool!r}: {', '.join(sorted(TOOLS))}")
+    if not PART_ID.match(part):
+        raise ImportFailure(f"part id {part!r} must look like 'part-05-imported-ps1'")
     target = source_dir / part
     if target.exists() and any(target.glob("*.ipynb")) and not overwrite:
         raise ImportFailure(f"{target} already holds notebooks: pass --overwrite to replace them")

@@ -22,6 +22,7 @@ from aiml_course.importers.convert import ConvertedTest, convert_test, identifie
 from aiml_course.importers.notebook import (
     NotebookBuilder,
     cell_source,
+    manual_stub,
     read_notebook,
     with_solution_region,
     without_gui_magic,
@@ -130,7 +131,17 @@ def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
             report.questions.append(current)
             builder.origins[qid] = {"id": grade_id, "kind": "code", "cell": index}
             continue
-        if (solution and grade) or (task and points > 0):
+        written_answer = solution and not grade and cell.cell_type != "code"
+        if written_answer or (solution and grade and points <= 0):
+            # an ungraded (or 0-point) written answer: students get nbgrader's stub, never the instructor's text
+            kind = "code" if cell.cell_type == "code" else "markdown"
+            (builder.code if kind == "code" else builder.markdown)(manual_stub(kind))
+            report.unconverted.append(Unconverted(index, f"{kind} solution cell {grade_id}",
+                                                  "not graded: students get the stub, the model answer is left out"))
+            continue
+        if task and not points:
+            report.unconverted.append(Unconverted(index, f"task {grade_id}", "worth 0 points: kept as text"))
+        elif (solution and grade) or task:
             qid = _unique(identifier(grade_id), seen)
             kind = "code" if cell.cell_type == "code" else "markdown"
             if task:

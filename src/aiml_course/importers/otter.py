@@ -120,6 +120,9 @@ def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
                 raise ImportFailure(f"{path}, cell {index}: question {name} appears twice")
             seen.add(qid)
             manual = bool(question.get("manual"))
+            if manual and not isinstance(question.get("points"), (int, float)):
+                report.unconverted.append(Unconverted(index, f"points of manual question {name}",
+                                                      "not given: 1 point assumed"))
             qline = QuestionLine(qid, name, "manual" if manual else "code",
                                  float(question.get("points") or 1) if manual else 0.0)
             report.questions.append(qline)
@@ -158,8 +161,9 @@ def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
                 code, notes = solution_code(src)
                 builder.answer(qline.qid, code)
                 report.unconverted.extend(Unconverted(index, f"solution of {qline.foreign_id}", n) for n in notes)
-            else:
-                builder.markdown(src)
+            else:  # otter shows students its prompt instead; the solution text must not reach them
+                report.unconverted.append(Unconverted(index, f"{cell.cell_type} solution cell of {qline.foreign_id}",
+                                                      "solution text of an autograded question: left out"))
             continue
         if cell.cell_type == "markdown":
             builder.markdown(src)
