@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     DateTime,
@@ -41,7 +41,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from aiml_course.errors import GradebookError
-from aiml_course.grading.engine import NotebookGrade
+
+if TYPE_CHECKING:  # only the type: storage imports nothing of the grading built on it
+    from aiml_course.grading.engine import NotebookGrade
 
 SCHEMA_VERSION = 1
 

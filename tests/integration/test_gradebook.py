@@ -539,3 +539,36 @@ def test_a_report_not_written_is_written_on_the_next_run(tmp_path: Path) -> None
     assert json.loads((reports / "ann" / "1.1-mini.json").read_text())["student"] == "ann"
     assert (reports / "ann" / "1.1-mini.html").is_file()
     assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")]
+
+
+LAYER_CHECK = """
+import sys
+from aiml_course.gradebook import Gradebook
+book = Gradebook(sys.argv[1])
+book.latest()
+features = sorted(m for m in sys.modules if m.startswith(("aiml_course.peer_review", "aiml_course.certificates",
+                                                          "aiml_course.schema", "aiml_course.export",
+                                                          "aiml_course.grading")))
+print(features)
+"""
+
+
+def test_the_gradebook_imports_no_feature_built_on_it(tmp_path: Path) -> None:
+    """Storage knows nothing of grading, peer review or certificates: importing the gradebook and opening one
+    (migrations included) loads none of their modules, yet every table they declare exists."""
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import inspect
+
+    from aiml_course.schema import all_metadata
+
+    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", LAYER_CHECK, url], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert set(all_metadata().tables) <= set(inspect(Gradebook(url).engine).get_table_names())
+    assert {"peer_reviews", "peer_assignments", "certificates"} <= set(all_metadata().tables)
