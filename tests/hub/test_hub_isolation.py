@@ -69,6 +69,11 @@ def test_hub_state_grading_jobs_and_other_homes_are_not_there(hub: HubRun, alice
     assert out.count("No such file or directory") >= 2, out   # the admin token and /root
 
 
+def test_tmp_is_private_and_writable(hub: HubRun, alice: Person) -> None:
+    status, out = run(alice, "stat -c %a /tmp && echo hi > /tmp/mine && cat /tmp/mine && ls -a --color=never /tmp")
+    assert status == 0 and out.split() == ["1777", "hi", ".", "..", "mine"], out
+
+
 def test_other_peoples_processes_are_not_there(hub: HubRun, alice: Person) -> None:
     carol = person(hub, hub.user("carol"))
     carol.start_server()
@@ -88,7 +93,7 @@ def test_root_files_and_the_network_are_closed(hub: HubRun, alice: Person) -> No
                              "        socket.create_connection((host, port), 2).close(); print('OPEN', port)\n"
                              "    except OSError as e:\n"
                              "        print('closed', port, type(e).__name__)\n"
-                             "EOF")
+                             "EOF\ntrue")
     assert "Permission denied" in out and "OPEN" not in out, out   # the proxy's API, the dashboard: not reachable
 
 
@@ -116,10 +121,15 @@ def test_a_student_cannot_squat_or_race_the_servers_ports(hub: HubRun, alice: Pe
     subprocess.run(["pkill", "-u", hub.user("alice"), "-f", "/tmp/squat.py"], capture_output=True, check=False)
 
 
-def test_the_contents_api_stays_in_the_home(hub: HubRun, alice: Person) -> None:
-    r = alice.server("GET", "/api/contents/..")
-    assert r.status_code in (400, 403, 404), r.status_code
-    r = alice.server("GET", f"/api/contents/{PART}")
-    assert r.status_code == 200 or r.status_code == 404
-    for path in ("../../etc/shadow", "%2e%2e/%2e%2e/etc/passwd"):
-        assert alice.server("GET", f"/api/contents/{path}").status_code in (400, 403, 404), path
+def test_links_in_the_home_lead_nowhere_through_the_contents_api(hub: HubRun, alice: Person) -> None:
+    """Lab's contents API follows links inside the home; links to the repository or the hub state find nothing."""
+    solution = next((ROOT / "source" / PART).glob("*.ipynb"))
+    targets = {"solution-link": solution, "state-link": hub.root / "state" / "roster.json",
+               "git-link": ROOT / ".git" / "HEAD", "shadow-link": Path("/etc/shadow")}
+    status, out = run(alice, "; ".join(f"ln -sfn {target} ~/{name}" for name, target in targets.items()))
+    assert status == 0, out
+    for name in targets:
+        r = alice.server("GET", f"/api/contents/{name}?content=1")   # 400: "Cannot read non-file" (dangling)
+        assert r.status_code in (400, 403, 404), (name, r.status_code, r.text[:200])
+        assert not any(word in r.text for word in ("nbformat", "root:", "members", "refs/heads")), r.text[:200]
+    run(alice, "rm -f " + " ".join(f"~/{name}" for name in targets))

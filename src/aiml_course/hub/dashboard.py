@@ -75,6 +75,11 @@ class Dashboard:
     def reports(self) -> Path:
         return self.layout.reports_dir   # root only: staff cannot place links or files there
 
+    def released(self) -> frozenset[str]:
+        """Parts released to students (in nbgrader's outbound): the others are neither missing nor counted."""
+        outbound = self.layout.exchange / self.course.id / "outbound"
+        return frozenset(p.id for p in self.course.parts if (outbound / p.id).is_dir())
+
     def cohorts_for(self, m: Member) -> list[str]:
         """The cohorts a member of staff may see."""
         if m.role == "instructor" or not m.cohort:
@@ -198,6 +203,7 @@ class Home(Page):
 
         issued = certificate_status(self.app.gradebook, student, root=self.app.course.root)
         view = student_view(self.app.course, self.app.gradebook, student, now=datetime.now(UTC),
+                            released=self.app.released(),
                             **_peer_review(self.app, student), feedback_url=self._feedback_url(student),
                             issued=issued, certificate_url=f"{self.base}certificate/{quote(student)}.pdf")
         self.send_html(render_student_page(view, base_url=self.base))
@@ -216,7 +222,8 @@ class Home(Page):
         from aiml_course.hub.dashboard_pages import render_instructor_page
         from aiml_course.hub.dashboard_views import instructor_view
 
-        view = instructor_view(self.app.course, self.app.gradebook, cohorts=cohorts, now=datetime.now(UTC))
+        view = instructor_view(self.app.course, self.app.gradebook, cohorts=cohorts, now=datetime.now(UTC),
+                               released=self.app.released())
         self.send_html(render_instructor_page(view, base_url=self.base, xsrf_token=self.xsrf_token.decode()))
 
 

@@ -195,7 +195,8 @@ def bwrap_argv(view: View) -> list[str]:
             argv += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/var/tmp",
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run",
+             "--perms", "1777", "--tmpfs", "/var/tmp",
              "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
     made: set[Path] = set()
     for path in (*view.read_only, *view.writable, view.home):   # folders above the binds (they hold nothing else)
