@@ -572,3 +572,34 @@ def test_the_gradebook_imports_no_feature_built_on_it(tmp_path: Path) -> None:
     assert result.stdout.strip() == "[]"
     assert set(all_metadata().tables) <= set(inspect(Gradebook(url).engine).get_table_names())
     assert {"peer_reviews", "peer_assignments", "certificates"} <= set(all_metadata().tables)
+
+
+def test_grading_a_b_then_a_again_counts_a(tmp_path: Path) -> None:
+    """`course grade` three times: the stub (A, 0 points), then the source notebook (B, some points), then the
+    stub again: is A graded again (not skipped as 'already graded') and does it count? timestamp.txt carries
+    +05:00 and is read back as the same instant."""
+    from aiml_course.config import Limits, load_course
+    from aiml_course.grading.pipeline import grade_part
+    from aiml_course.sandbox import LocalSandbox
+    from tests.conftest import MINI
+
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns(".course-cache", "var"))
+    course = load_course(root / "course_config.py")
+    book = Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    box = LocalSandbox(Limits(wall_seconds=60, cell_seconds=20))
+    folder = tmp_path / "subs" / "ann"
+    folder.mkdir(parents=True)
+    versions = [("release", "2026-01-09T08:00:00+05:00"), ("source", "2026-01-09T09:00:00+05:00"),
+                ("release", "2026-01-09T10:00:00+05:00")]
+    earned = []
+    for tree, when in versions:
+        shutil.copy(root / tree / "part-01-mini" / "1.1-mini.ipynb", folder / "1.1-mini.ipynb")
+        (folder / "timestamp.txt").write_text(when)
+        summary = grade_part(course, "part-01-mini", tmp_path / "subs", gradebook=book, sandbox=box,
+                             show_progress=False)
+        assert summary.skipped == 0
+        (row,) = book.latest("part-01-mini")
+        assert row["submitted_at"] == datetime.fromisoformat(when)
+        earned.append(row["earned"])
+    assert earned[0] == 0 and earned[1] > 0 and earned[2] == 0
