@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     DateTime,
@@ -452,7 +453,7 @@ def _check_sqlite_file(path: Path) -> None:
     if not path.is_file() or path.stat().st_size == 0:
         return
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
     except sqlite3.Error:
         return  # cannot even be read: the normal open reports it
     try:
@@ -483,7 +484,7 @@ def _read_only_sqlite_engine(path: Path) -> Any:
     folder cannot hold the shared-memory file a read-only WAL reader needs."""
     wal_left = Path(f"{path}-wal").is_file()
     mode = "mode=ro" if wal_left or os.access(path.parent, os.W_OK) else "immutable=1"
-    engine = create_engine(f"sqlite:///file:{path}?{mode}&uri=true", future=True)
+    engine = create_engine(f"sqlite:///file:{quote(str(path))}?{mode}&uri=true", future=True)
     event.listen(engine, "connect", _sqlite_read_pragmas)
     return engine
 

@@ -108,6 +108,9 @@ def _create_key(path: Path) -> None:
         os.link(tmp, path)
     except FileExistsError:
         pass
+    except OSError:  # a file system without hard links: rename (a parallel first run could then be overwritten)
+        if not path.exists():
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
