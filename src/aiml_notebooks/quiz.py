@@ -50,16 +50,27 @@ def _feedback(item: dict[str, Any], index: int) -> str:
     return f"✗ {LETTERS[index]} is not right. Read the question again and try another choice."
 
 
+def _recorded(index: int) -> str:
+    return (f"Recorded: {LETTERS[index]}. Your first answer counts: write {LETTERS[index]} in the answer cell. "
+            "You see whether it was right in your feedback after grading.")
+
+
 def show_quiz(qid: str, notebook: str) -> None:
-    """Show the quiz: clickable choices with feedback in a live notebook, plain text headless."""
-    items = load_checks(notebook)["quizzes"][qid]["items"]
+    """Show the quiz: clickable choices in a live notebook, plain text headless.
+
+    A formative quiz gives instant feedback on every click. A graded quiz (course_config: quiz =
+    "graded-first-answer") has no key in the student's files: the first click on a question is recorded and locks
+    it, and the feedback comes with the grade."""
+    quiz = load_checks(notebook)["quizzes"][qid]
+    items, graded = quiz["items"], bool(quiz.get("graded"))
     answers_var = f"{qid}_answers"
     if not in_live_notebook():
         for n, item in enumerate(items, 1):
             print(f"{n}. {item['question']}")
             for i, text in enumerate(item["choices"]):
                 print(f"   {LETTERS[i]}) {text}")
-        print(f"\nWrite the letter you choose for each question in `{answers_var}` in the next cell.")
+        first = " This quiz is graded: your first answer counts." if graded else ""
+        print(f"\nWrite the letter you choose for each question in `{answers_var}` in the next cell.{first}")
         return
     import ipywidgets as w
     from IPython.display import display
@@ -70,8 +81,14 @@ def show_quiz(qid: str, notebook: str) -> None:
                                  value=None, layout=w.Layout(width="auto"))
         out = w.HTML()
 
-        def on_change(change: dict[str, Any], item: dict[str, Any] = item, out: w.HTML = out) -> None:
-            if change["new"] is not None:
+        def on_change(change: dict[str, Any], item: dict[str, Any] = item, out: w.HTML = out,
+                      buttons: w.RadioButtons = buttons) -> None:
+            if change["new"] is None:
+                return
+            if graded:  # the first answer is the one recorded: lock the question
+                buttons.disabled = True
+                out.value = f"<p>{_recorded(change['new'])}</p>"
+            else:
                 out.value = f"<p>{_feedback(item, change['new'])}</p>"
 
         buttons.observe(on_change, names="value")

@@ -245,3 +245,42 @@ def test_lesson_only_cells_are_released_but_skipped_when_grading(mini_course: Co
     assert graded.cell_errors == [] and judge(built.bundle, graded).earned == 8
     report = validate_part(mini_course, PART, sandbox)
     assert any("the solution notebook raises RuntimeError" in p for p in report.notebooks[0].problems)
+
+
+def _graded_quiz_course(mini_course: Course) -> Course:
+    from aiml_course.config import load_course
+
+    config = mini_course.root / "course_config.py"
+    config.write_text(config.read_text().replace('title="Mini course for tests",',
+                                                 'title="Mini course for tests", quiz="graded-first-answer",'))
+    return load_course(config)
+
+
+def test_a_graded_quizs_key_never_leaves_autograder(mini_course: Course, sandbox: Sandbox) -> None:
+    """With quiz='graded-first-answer' the release holds no answer hash, salt or explanation (a formative quiz
+    keeps its local key), the notebook says which kind of quiz it is, and the solution's letters still score."""
+    from aiml_course.grading.engine import execute, judge
+
+    formative = json.loads((mini_course.release_dir / PART / ".checks" / "1.1-mini.json").read_text())
+    assert "answer_hash" in formative["quizzes"]["quiz"]["items"][0]
+    release = (mini_course.release_dir / PART / "1.1-mini.ipynb").read_text()
+    assert "This quiz is for practice" in release and "worth 2 of this notebook's 8 points" in release
+    course = _graded_quiz_course(mini_course)
+    built = build_part(course, PART, sandbox, use_cache=False).notebooks[0]
+    checks = built.files[f"release/{PART}/.checks/1.1-mini.json"]
+    items = json.loads(checks)["quizzes"]["quiz"]["items"]
+    assert json.loads(checks)["quizzes"]["quiz"]["graded"] is True
+    assert all(set(item) == {"question", "choices", "points"} for item in items)
+    assert "This quiz is graded" in built.release_text and "first answer" in built.release_text
+    assert built.bundle["references"]["quiz__1"] == "B"  # the key stays in the grader's bundle
+    run = execute(built.solution_text, built.bundle["probe_cells"], sandbox, cell_seconds=20)
+    assert judge(built.bundle, run).by_question()["quiz"] == (2, 2)
+
+
+def test_the_build_refuses_a_graded_quiz_key_in_the_release(mini_course: Course) -> None:
+    from aiml_course.authoring.verify import scan_for_quiz_keys
+
+    spec = parse_notebook(_source(mini_course))
+    text = (mini_course.release_dir / PART / ".checks" / "1.1-mini.json").read_text()  # formative: has keys
+    with pytest.raises(LeakError, match=r"graded quiz quiz, question 1: .* answer_hash"):
+        scan_for_quiz_keys(spec, text)

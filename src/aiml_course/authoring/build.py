@@ -24,10 +24,16 @@ from aiml_course.authoring.render import (
     public_checks,
     render,
 )
-from aiml_course.authoring.verify import check_judged_outside, scan_for_leaks, scan_for_mutants
+from aiml_course.authoring.verify import (
+    check_judged_outside,
+    scan_for_leaks,
+    scan_for_mutants,
+    scan_for_quiz_keys,
+)
 from aiml_course.config import Course
 from aiml_course.errors import AuthoringError, GradingError
 from aiml_course.grading.engine import RUNNER, Execution, execute
+from aiml_course.quiz_policy import FORMATIVE
 from aiml_course.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -132,22 +138,26 @@ def build_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, *, u
                    ) -> BuiltNotebook:
     spec = parse_notebook(path)
     check_judged_outside(spec)  # before anything runs: a verdict decided in the sandbox is refused
-    solution_text = dumps_notebook(render(spec, variant="solution"))
+    quiz = course.quiz
+    solution_text = dumps_notebook(render(spec, variant="solution", quiz_policy=quiz))
     cache = course.root / CACHE_DIR if use_cache else None
     references, run = compute_references(spec, solution_text, sandbox,
                                          cell_seconds=sandbox.limits.cell_seconds, cache=cache)
-    release_nb = render(spec, variant="release")
+    release_nb = render(spec, variant="release", quiz_policy=quiz)
     release_text = dumps_notebook(release_nb)
-    checks = dumps_json(public_checks(spec, references))
+    checks = dumps_json(public_checks(spec, references, quiz))
     grading = bundle(spec, part, references)
     files = {
         f"release/{part}/{path.name}": release_text,
         f"release/{part}/.checks/{spec.stem}.json": checks,
         f"autograder/{part}/{spec.stem}.bundle.json": dumps_json(grading),
-        f"autograder/{part}/walkthrough/{path.name}": dumps_notebook(render(spec, variant="walkthrough")),
+        f"autograder/{part}/walkthrough/{path.name}":
+            dumps_notebook(render(spec, variant="walkthrough", quiz_policy=quiz)),
     }
     scan_for_leaks(spec, {k: v for k, v in files.items() if k.startswith("release/")})
     scan_for_mutants(spec, files)  # mutants reach no generated file: not release/, bundles or walkthroughs
+    if quiz != FORMATIVE:
+        scan_for_quiz_keys(spec, files[f"release/{part}/.checks/{spec.stem}.json"])
     return BuiltNotebook(spec, files, grading, run, solution_text, release_text)
 
 

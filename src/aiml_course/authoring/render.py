@@ -11,6 +11,7 @@ from typing import Any
 import nbformat
 
 from aiml_course.authoring.parse import Cell, Mutant, NotebookSpec, Question
+from aiml_course.quiz_policy import FORMATIVE, quiz_sentence
 from aiml_notebooks.quiz import LETTERS, answer_hash, lock_explanation
 
 SCHEMA_VERSION = 1
@@ -51,12 +52,18 @@ def answers_variable(qid: str) -> str:
     return f"{qid}_answers"
 
 
-def _quiz_cells(cell: Cell, spec: NotebookSpec, question: Question, *, solved: bool) -> list[Any]:
-    show = (f"# QUIZ {cell.qid}: pick an answer to each question for instant feedback.\n"
+def notebook_points(spec: NotebookSpec) -> float:
+    return sum(q.points for q in spec.questions.values())
+
+
+def _quiz_cells(cell: Cell, spec: NotebookSpec, question: Question, *, solved: bool, quiz_policy: str) -> list[Any]:
+    what = "for instant feedback" if quiz_policy == FORMATIVE else "(graded: your first answer counts)"
+    show = (f"# QUIZ {cell.qid}: pick an answer to each question {what}.\n"
             "from aiml_notebooks import show_quiz\n\n"
             f'show_quiz("{cell.qid}", "{spec.stem}")')
     display = _copy(cell, spec, show, role="quiz", question=cell.qid)
     intro = nbformat.v4.new_markdown_cell(
+        f"{quiz_sentence(quiz_policy, question.points, notebook_points(spec))}\n\n"
         "**Your quiz answers.** Write the letter you chose for each question (for example `\"B\"`) and run the "
         "cell. This cell is what gets graded.")
     intro.id = _cell_id(display.id, "intro")
@@ -95,7 +102,7 @@ def mutant_source(spec: NotebookSpec, mutant: Mutant) -> str:
     return f"{answer.solution.split(chr(10), 1)[0]}\n{mutant.source}"
 
 
-def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None) -> Any:
+def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None, quiz_policy: str = FORMATIVE) -> Any:
     """variant: 'release' (stubs, no hidden material), 'solution' (what the grader runs for references),
     or 'walkthrough' (solutions and walkthrough notes for instructors). With `mutant` (solution variant only),
     the solution with that mutant's body in place of its answer cell's: what `course validate` grades.
@@ -123,7 +130,8 @@ def render(spec: NotebookSpec, *, variant: str, mutant: Mutant | None = None) ->
         elif cell.role == "tests":
             out.append(_tests_cell(cell, spec, with_check=variant != "walkthrough"))
         elif cell.role == "quiz":
-            out.extend(_quiz_cells(cell, spec, spec.questions[cell.qid], solved=variant != "release"))
+            out.extend(_quiz_cells(cell, spec, spec.questions[cell.qid], solved=variant != "release",
+                                   quiz_policy=quiz_policy))
         elif cell.role == "hints":
             out.append(_hints(cell, spec))
         elif cell.role == "walkthrough" and variant == "walkthrough":
@@ -184,11 +192,19 @@ def probe_cells(spec: NotebookSpec) -> list[dict[str, Any]]:
             for p in spec.probe_cells] + quiz_probe_cells(spec)
 
 
-def public_checks(spec: NotebookSpec, references: dict[str, Any]) -> dict[str, Any]:
-    """The student-side sidecar: public cases with their reference values, and quizzes without answers."""
+def public_checks(spec: NotebookSpec, references: dict[str, Any], quiz_policy: str = FORMATIVE) -> dict[str, Any]:
+    """The student-side sidecar: public cases with their reference values, and quizzes without answers.
+
+    A formative quiz keeps a local key for instant feedback (each answer as a salted hash, each explanation locked
+    with the right choice); a graded quiz's key never leaves autograder/: its items carry no hash and no
+    explanation, only the question, the choices and the points."""
     questions: dict[str, Any] = {}
     quizzes: dict[str, Any] = {}
     for q in spec.questions.values():
+        if q.kind == "quiz" and quiz_policy != FORMATIVE:
+            quizzes[q.qid] = {"graded": True, "items": [
+                {"question": i.question, "choices": list(i.choices), "points": i.points} for i in q.quiz]}
+            continue
         if q.kind == "quiz":
             quizzes[q.qid] = {"items": [
                 {"question": i.question, "choices": list(i.choices), "salt": _salt(spec, q.qid, n),

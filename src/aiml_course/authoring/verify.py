@@ -151,3 +151,13 @@ def check_judged_outside(spec: NotebookSpec) -> None:
                 "return the raw value (outputs, predictions, the list itself) and judge it outside with "
                 "compare=/below=/above= or a # JUDGE function (docs/authoring.md, 'Verdicts are decided outside')",
                 notebook=spec.path, cell=c.cell, question=c.qid)
+
+
+def scan_for_quiz_keys(spec: NotebookSpec, checks_text: str) -> None:
+    """A graded quiz's key never leaves autograder/: its release checks hold no answer hash, salt or explanation."""
+    for qid, quiz in json.loads(checks_text).get("quizzes", {}).items():
+        for n, item in enumerate(quiz.get("items", []), 1):
+            found = sorted({"answer_hash", "salt", "explain", "answer"} & set(item))
+            if found:
+                raise LeakError(f"graded quiz {qid}, question {n}: the student's checks file would hold "
+                                f"{', '.join(found)}", notebook=spec.path, question=qid)
