@@ -116,8 +116,12 @@ def copy_regular_files(inbound: Path, name: str, dest: Path) -> list[str]:
     try:
         for dirpath, dirnames, filenames, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
             rel = Path(dirpath)
-            for sub in dirnames:
-                (dest / rel / sub).mkdir(mode=0o700, exist_ok=True)
+            for sub in list(dirnames):   # fwalk lists links to folders here too (and does not enter them)
+                if stat.S_ISDIR(os.stat(sub, dir_fd=dirfd, follow_symlinks=False).st_mode):
+                    (dest / rel / sub).mkdir(mode=0o700, exist_ok=True)
+                else:
+                    skipped.append(f"{rel / sub}: a link: not followed")
+                    dirnames.remove(sub)
             for item in filenames:
                 if count >= MAX_FILES:
                     skipped.append(f"{rel / item}: over {MAX_FILES} files")
