@@ -84,10 +84,18 @@ def _round(data: Any) -> Any:
     return data
 
 
+def _code_only(notebook_text: str) -> str:
+    """What the run depends on: the code cells and their roles (prose edits do not invalidate the cache)."""
+    cells = json.loads(notebook_text)["cells"]
+    return json.dumps([[c["source"], (c.get("metadata", {}).get("aiml") or {}).get("role")]
+                       for c in cells if c.get("cell_type") == "code"])
+
+
 def _cache_key(solution_text: str, probes: list[dict[str, Any]]) -> str:
     h = hashlib.sha256()
     evidence = Path(__file__).resolve().parents[2] / "aiml_notebooks" / "evidence.py"
-    for part in (solution_text, json.dumps(probes, sort_keys=True), RUNNER.read_text(), evidence.read_text()):
+    for part in (_code_only(solution_text), json.dumps(probes, sort_keys=True), RUNNER.read_text(),
+                 evidence.read_text()):
         h.update(part.encode())
     return h.hexdigest()
 
