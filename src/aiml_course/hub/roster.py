@@ -283,10 +283,32 @@ def _link_course_dir(home: Path, layout: HubLayout, uid: int) -> None:
 
 
 def _set_password(user: str, password: str | None) -> bool:
-    if not password:
+    """Set the password unless it already is this one (an unchanged roster changes nothing); True if it changed."""
+    if not password or password_matches(user, password):
         return False
     _run(["chpasswd"], stdin=f"{user}:{password}\n")
     return True
+
+
+def password_matches(user: str, password: str) -> bool:
+    """Whether `password` is the account's current one (libcrypt against /etc/shadow; False when unknown)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        lines = Path("/etc/shadow").read_text().splitlines()
+    except OSError:
+        return False
+    stored = next((line.split(":")[1] for line in lines if line.split(":", 1)[0] == user), "")
+    if not stored or stored[0] in "!*":
+        return False
+    library = ctypes.util.find_library("crypt")
+    if library is None:
+        return False
+    crypt = ctypes.CDLL(library).crypt
+    crypt.restype, crypt.argtypes = ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_char_p]
+    result = crypt(password.encode(), stored.encode())
+    return result is not None and result.decode() == stored
 
 
 def _ensure_group(group: str) -> None:
