@@ -141,7 +141,7 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
     check.hidden = sum(1 for c in spec.cases() if c.hidden)
     assert built.solution_run is not None  # use_cache=False always runs
     check.runs.append(_timing("solution", built.solution_run))
-    sol = judge(built.bundle, built.solution_run)  # graded as the grader does: lesson-only cells skipped
+    sol = judge(built.bundle, built.solution_run, for_staff=True)  # lesson-only cells skipped, as graded
     check.solution = (sol.earned, sol.possible)
     by_hand = {c["name"] for c in built.bundle["cases"] if c["spec"].get("manual")}  # scored by staff later
     for c in sol.cases:
@@ -156,7 +156,7 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
                               f"{error.get('cell')} of the solution render: {error['error'].get('message', '')}")
     stub_run = stub_future.result()
     check.runs.append(_timing("stub", stub_run))
-    stub = judge(built.bundle, stub_run)
+    stub = judge(built.bundle, stub_run, for_staff=True)
     check.stub = (stub.earned, stub.possible)
     if stub_run.problem:
         check.problems.append(f"the student version could not be graded: {stub_run.problem}")
