@@ -418,3 +418,56 @@ def test_an_explicit_judged_inside_case_is_allowed_and_listed(tmp_path: Path) ->
     check_judged_outside(spec)
     assert [c.name for c in judged_inside(spec)] == ["squares_of_four"]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the runner's recorder and restoration
+
+
+def test_the_recorder_keeps_the_first_complete_record_and_stops_at_the_first_end() -> None:
+    """Messages after the first end (what an atexit hook or a lingering thread would send), a second record for
+    the same case and half a line: does the recorder keep only the first complete record of each case?"""
+    from aiml_course.grading.runner import Recorder
+
+    lines = [b'{"kind": "cells", "cells": []}', b'{"kind": "record", "case": "a", "record": {"ok": true, "value": 1}}',
+             b'{"kind": "record", "case": "a", "record": {"ok": true, "value": 2}}', b'{"kind": "record", "ca',
+             b'not json at all', b'{"kind": "end"}',
+             b'{"kind": "record", "case": "b", "record": {"ok": true, "value": 3}}']
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        os.write(write_end, b"\n".join(lines) + b"\n")
+        os._exit(0)
+    os.close(write_end)
+    recorder = Recorder(read_end, child)
+    recorder.listen()
+    os.close(read_end)
+    assert recorder.result() == {"schema_version": 1, "cells": [], "records": {"a": {"ok": True, "value": 1}}}
+
+
+def test_probes_get_the_real_builtins_and_modules_their_own_class() -> None:
+    """A notebook that rebinds __builtins__ in its namespace or swaps a module's __class__: do the probes still see
+    the real builtins and module functions?"""
+    import builtins
+    import math
+    import types
+
+    from aiml_course.grading.runner import _restore, _snapshot, run_probes
+
+    snapshot = _snapshot(("math",))
+
+    class Liar(types.ModuleType):
+        def __getattribute__(self, name: str) -> Any:
+            return (lambda *a: 42) if name == "sqrt" else super().__getattribute__(name)
+
+    math.__class__ = Liar
+    try:
+        assert math.sqrt(4) == 42
+        _restore(snapshot)
+        assert type(math) is types.ModuleType and math.sqrt(4) == 2
+    finally:
+        math.__class__ = types.ModuleType
+    fake = dict(vars(builtins), len=lambda x: 42)
+    cells = [{"source": "import math\ndef probe():\n    return [len([1, 2]), math.sqrt(9)]", "cases": ["probe"]}]
+    records = run_probes({"__builtins__": fake}, cells, 10)
+    assert records["probe"] == {"ok": True, "value": [2, 3.0]}
