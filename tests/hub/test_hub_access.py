@@ -166,3 +166,17 @@ def test_each_server_runs_in_its_own_limited_cgroup(hub: HubRun) -> None:
     v2 = Path("/sys/fs/cgroup") / memory[0].lstrip("/") / "memory.max"
     limit = int((v1 if v1.exists() else v2).read_text())
     assert limit == limits.memory_mb * 2**20
+
+
+def test_formgrader_buttons_that_would_run_or_move_student_work_point_to_the_dashboard(hub: HubRun) -> None:
+    """Autograde (student code outside the sandbox, as the instructor's uid), Generate, Collect and feedback: 403."""
+    instructor = person(hub, hub.user("instr"))
+    instructor.start_server()
+    for path in (f"/formgrader/api/submission/{PART}/{STUDENT}/autograde", f"/formgrader/api/assignment/{PART}/assign",
+                 f"/formgrader/api/assignment/{PART}/collect", f"/formgrader/api/assignment/{PART}/release",
+                 f"/formgrader/api/assignment/{PART}/generate_feedback",
+                 f"/formgrader/api/assignment/{PART}/release_feedback"):
+        r = instructor.server("POST", path)
+        assert r.status_code == 403 and "sandboxed grader" in r.text, (path, r.status_code, r.text[:300])
+    r = instructor.server("GET", "/formgrader/api/assignments")
+    assert r.status_code == 200 and PART in r.text   # browsing and manual grading stay

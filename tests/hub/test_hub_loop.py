@@ -166,6 +166,9 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
         labels = page.locator(".lm-Menu-itemLabel").all_inner_texts()
         assert not [x for x in labels if "Formgrader" in x or "Create" in x], labels  # staff tools hidden
         page.keyboard.press("Escape")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Course").click()   # a link from Lab to the dashboard
+        assert "Course dashboard" in page.locator(".lm-Menu-itemLabel").all_inner_texts()
+        page.keyboard.press("Escape")
     role = "student" if user == hub.user("alice") else "instructor"
     for width, height in ((390, 844), (1280, 800)):
         page.set_viewport_size({"width": width, "height": height})
