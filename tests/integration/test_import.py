@@ -388,3 +388,66 @@ def test_patched_isclose_and_lying_eq_gain_nothing_on_converted_tests(course: Co
     # under otter the same notebook passes every np.isclose / == test: its doctests compare inside the process
     oracle = _otter_oracle(tmp_path / "subs" / "cheater" / "demo.ipynb", _otter_tests())
     assert oracle["q1"] == pytest.approx(1.0) and oracle["q3"] > 0
+
+
+LYING_PS1 = '''
+class Agreeable(list):
+    def __eq__(self, other):
+        return True
+
+class AgreeableInt(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+
+def squares(n):
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    return Agreeable()
+
+def sum_of_squares(n):
+    return AgreeableInt(len(squares(n)))
+'''
+
+_NBGRADER_ORACLE = textwrap.dedent('''
+    import json, sys
+    job = json.load(sys.stdin)
+    env = {}
+    exec(job["student"], env)
+    scores = {}
+    for name, (body, points) in job["tests"].items():
+        try:
+            exec(body, env)  # nbgrader: the test cell runs in the notebook's own namespace
+            scores[name] = points
+        except Exception:
+            scores[name] = 0.0
+    print(json.dumps(scores))
+''')
+
+
+@needs_bwrap
+@needs_guide
+def test_lying_eq_fools_nbgraders_asserts_but_not_our_converted_tests(course: Course, tmp_path: Path) -> None:
+    """`assert squares(1) == [1]` passes in nbgrader for a list whose __eq__ always says True; here the value
+    crosses as plain JSON and is compared outside: the converted cases give nothing. The cases that stay inside
+    (raises ValueError; uses squares) are honestly passed by this notebook in both tools."""
+    import_assignment("nbgrader", NBGRADER_GUIDE / "source" / "ps1", course.source_dir, "part-01-ps1")
+    source = json.loads((NBGRADER_GUIDE / "source" / "ps1" / "problem1.ipynb").read_text())
+    tests = {}
+    for cell in source["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("grade") and not meta.get("solution"):
+            tests[meta["grade_id"]] = ("".join(cell["source"]), float(meta["points"]))
+    done = subprocess.run([sys.executable, "-c", _NBGRADER_ORACLE], capture_output=True, text=True, timeout=120,
+                          input=json.dumps({"student": LYING_PS1, "tests": tests}), check=True)
+    nbgrader = json.loads(done.stdout)
+    assert nbgrader == {"correct_squares": 1.0, "squares_invalid_input": 1.0, "correct_sum_of_squares": 0.5,
+                        "sum_of_squares_uses_squares": 0.5}  # fooled on the two == cells
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(LYING_PS1)]
+    (tmp_path / "subs" / "liar" / "part-01-ps1").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "liar" / "part-01-ps1" / "problem1.ipynb")
+    book = _build_and_grade(course, "part-01-ps1", tmp_path / "subs")
+    ours = {c: v[0] for (s, c), v in _cases(book, "part-01-ps1").items() if s == "liar"}
+    assert ours["correct_squares"] is False and ours["correct_sum_of_squares"] is False  # judged outside
+    assert ours["squares_invalid_input"] is True and ours["sum_of_squares_uses_squares"] is True  # honest, inside
