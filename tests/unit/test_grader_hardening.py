@@ -425,12 +425,15 @@ def test_an_explicit_judged_inside_case_is_allowed_and_listed(tmp_path: Path) ->
 
 def test_the_recorder_keeps_the_first_complete_record_and_stops_at_the_first_end() -> None:
     """Messages after the first end (what an atexit hook or a lingering thread would send), a second record for
-    the same case and half a line: does the recorder keep only the first complete record of each case?"""
+    the same case, half a line, NaN and 500-deep values: does the recorder keep only the first complete, strict
+    record of each case?"""
     from aiml_course.grading.runner import Recorder
 
     lines = [b'{"kind": "cells", "cells": []}', b'{"kind": "record", "case": "a", "record": {"ok": true, "value": 1}}',
              b'{"kind": "record", "case": "a", "record": {"ok": true, "value": 2}}', b'{"kind": "record", "ca',
-             b'not json at all', b'{"kind": "end"}',
+             b'not json at all', b'{"kind": "record", "case": "c", "record": {"ok": true, "value": NaN}}',
+             b'{"kind": "record", "case": "d", "record": {"ok": true, "value": ' + b"[" * 500 + b"]" * 500 + b"}}",
+             b'{"kind": "end"}',
              b'{"kind": "record", "case": "b", "record": {"ok": true, "value": 3}}']
     read_end, write_end = os.pipe()
     child = os.fork()
@@ -443,6 +446,7 @@ def test_the_recorder_keeps_the_first_complete_record_and_stops_at_the_first_end
     recorder.listen()
     os.close(read_end)
     assert recorder.result() == {"schema_version": 1, "cells": [], "records": {"a": {"ok": True, "value": 1}}}
+    json.dumps(recorder.result(), allow_nan=False)  # what the recorder writes is strict JSON
 
 
 def test_probes_get_the_real_builtins_and_modules_their_own_class() -> None:

@@ -40,6 +40,7 @@ SCHEMA_VERSION = 1
 STREAM_LIMIT = 256 * 1024          # characters of stdout/stderr kept per cell for the staff log
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 MAX_ERROR_CHARS = 300            # of an exception message kept in a record
+MAX_MESSAGE_DEPTH = 64           # a message nested deeper is not one the student process's runner sent
 PR_SET_DUMPABLE = 4
 PROTECTED_MODULES = ("builtins", "math", "json", "numpy", "operator", "functools", "itertools")
 
@@ -306,10 +307,10 @@ class Recorder:
 
     def _take(self, line: bytes) -> None:
         try:
-            message = json.loads(line.decode("utf-8"))
+            message = json.loads(line.decode("utf-8"), parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
-            return  # not a complete message: ignored
-        if not isinstance(message, dict):
+            return  # not a complete, strict message: ignored
+        if not isinstance(message, dict) or _depth(message) > MAX_MESSAGE_DEPTH:
             return
         kind = message.get("kind")
         if kind == "cells" and self.cells is None and isinstance(message.get("cells"), list):
@@ -326,6 +327,27 @@ class Recorder:
         elif not self.ended:
             out["error"] = "stopped_during_tests"
         return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in a parsed message (iteratively)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_MESSAGE_DEPTH:
+            break
+    return deepest
 
 
 def _not_dumpable() -> None:
@@ -357,16 +379,23 @@ def _end_everything_else(child: int, isolated: bool) -> None:
         pass
 
 
-def _write_once(out_path: str, data: str) -> None:
-    try:  # anything there now was put there by someone else
-        if os.path.isdir(out_path) and not os.path.islink(out_path):
-            import shutil
+def _empty(folder: str) -> None:
+    """Remove everything in the output folder: anything there now was put there by someone else."""
+    import shutil
 
-            shutil.rmtree(out_path, ignore_errors=True)
-        else:
-            os.unlink(out_path)
-    except FileNotFoundError:
-        pass
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _write_once(out_path: str, data: str) -> None:
+    _empty(os.path.dirname(out_path))
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(data)
@@ -425,10 +454,7 @@ def main(job_path: str) -> int:
         data = json.dumps(result, allow_nan=False, default=_json_default)
         _write_once(out_path, data)
     else:  # nothing usable came: no records file, the grader says the notebook stopped before the tests
-        try:
-            os.unlink(out_path)
-        except (FileNotFoundError, IsADirectoryError, PermissionError):
-            pass
+        _empty(os.path.dirname(out_path))
     return _exit_like(recorder.status if not recorder.ended else 0)
 
 
