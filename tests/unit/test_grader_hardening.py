@@ -321,6 +321,21 @@ def test_a_2gb_sparse_timestamp_is_not_read(tmp_path: Path) -> None:
     assert when == datetime.fromtimestamp((folder / f"{NB}.ipynb").stat().st_mtime, tz=UTC) and note == ""
 
 
+def test_a_2gb_sparse_notebook_is_refused_unread(tmp_path: Path) -> None:
+    """Is a submitted notebook over 32 MiB (a sparse 2 GB file) refused with the reason, without reading it?"""
+    from aiml_course.grading.pipeline import read_submission
+
+    folder = _submission(tmp_path, "ann")
+    with (folder / f"{NB}.ipynb").open("wb") as f:
+        f.truncate(2 * 2**30)
+    (sub,) = find_submissions(tmp_path, PART, [NB])
+    tracemalloc.start()
+    with pytest.raises(SubmissionRejected, match="more than"):
+        read_submission(sub)
+    assert tracemalloc.get_traced_memory()[1] < 5 * 2**20
+    tracemalloc.stop()
+
+
 def test_a_timestamp_that_is_a_link_or_a_fifo_is_not_followed(tmp_path: Path) -> None:
     """timestamp.txt linking to /etc/shadow-like files or a FIFO: is the file time used, without blocking?"""
     folder = _submission(tmp_path, "ann")
