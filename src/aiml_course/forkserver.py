@@ -214,7 +214,7 @@ def serve_one(req: dict[str, Any], conn: socket.socket | None = None) -> dict[st
     deadline = start + req["limits"]["wall_seconds"]
     timed_out = False
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
         if conn is not None:
@@ -228,10 +228,12 @@ def serve_one(req: dict[str, Any], conn: socket.socket | None = None) -> dict[st
         if time.monotonic() > deadline:
             timed_out = True
             _kill_job(pid, req.get("cgroup_procs", []))
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             break
     code = os.waitstatus_to_exitcode(status)
-    return {"exit": code, "timed_out": timed_out, "wall": round(time.monotonic() - start, 3)}
+    # CPU seconds of the job and every process of it that was waited for (the runner and the notebook)
+    cpu = round(usage.ru_utime + usage.ru_stime, 3)
+    return {"exit": code, "timed_out": timed_out, "wall": round(time.monotonic() - start, 3), "cpu": cpu}
 
 
 def _handle(conn: socket.socket) -> None:

@@ -73,6 +73,7 @@ class RunResult:
     stdout: str                    # tails, for the staff log
     stderr: str
     output_truncated: bool = False  # stdout/stderr reached the output limit and the rest was dropped
+    cpu_seconds: float | None = None  # user + system CPU of the run's processes that were waited for
 
     @property
     def reason(self) -> str:
@@ -244,6 +245,10 @@ class Cgroup:
         (self.paths["pids"] / "pids.max").write_text(str(limits.pids))
         (self.paths["cpu"] / "cpu.cfs_period_us").write_text("100000")
         (self.paths["cpu"] / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * 100000)))
+        if (CGROUP_ROOT / "cpuacct").is_dir() and not (CGROUP_ROOT / "cpu" / "cpuacct.usage").exists():
+            path = CGROUP_ROOT / "cpuacct" / parent / name  # CPU accounting in its own hierarchy
+            path.mkdir(parents=True, exist_ok=True)
+            self.paths["cpuacct"] = path
 
     def _setup_v2(self, name: str, limits: Limits, parent_name: str) -> None:
         parent = CGROUP_ROOT / parent_name
@@ -291,6 +296,17 @@ class Cgroup:
             if key == "max" and value.strip() not in ("", "0"):
                 return True
         return False
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used by every process that was in the cgroup, from the kernel's accounting."""
+        if self.v2:
+            for line in self._read("cpu", "cpu.stat").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec" and value.strip().isdigit():
+                    return round(int(value) / 1e6, 3)
+            return None
+        raw = self._read("cpuacct" if "cpuacct" in self.paths else "cpu", "cpuacct.usage").strip()
+        return round(int(raw) / 1e9, 3) if raw.isdigit() else None
 
     def max_memory_mb(self) -> float | None:
         raw = self._read("memory", "memory.peak" if self.v2 else "memory.max_usage_in_bytes").strip()
@@ -416,16 +432,15 @@ class Sandbox:
                 for fd in fds:
                     os.close(fd)
                 fds = ()
-                try:
-                    proc.wait(timeout=limits.wall_seconds)
-                except subprocess.TimeoutExpired:
+                usage = _wait_with_usage(proc, start + limits.wall_seconds)
+                if usage is None:
                     timed_out = True
                     try:
                         os.killpg(proc.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
                     cgroup.kill_all()
-                    proc.wait()
+                    usage = _wait_with_usage(proc, None)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -439,9 +454,24 @@ class Sandbox:
             exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(), wall_seconds=round(wall, 3),
             max_memory_mb=cgroup.max_memory_mb(), stdout=_tail(out_path), stderr=_tail(err_path),
-            output_truncated=_truncated(job_root, limits))
+            output_truncated=_truncated(job_root, limits),
+            cpu_seconds=cgroup.cpu_seconds() if cgroup.active else (
+                round(usage.ru_utime + usage.ru_stime, 3) if usage is not None and not self.isolated else None))
         cgroup.remove()
         return result
+
+
+def _wait_with_usage(proc: subprocess.Popen[bytes], deadline: float | None) -> resource.struct_rusage | None:
+    """Wait for `proc` (until `deadline`, a monotonic time) and return its resource usage, which includes its
+    waited-for descendants; None past the deadline. Sets proc.returncode like Popen.wait."""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, 0 if deadline is None else os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
 
 
 class LocalSandbox(Sandbox):
@@ -747,7 +777,9 @@ class ForkServerSandbox(BwrapSandbox):
             oom_killed=cgroup.oom_killed(), pids_limit_hit=cgroup.pids_limit_hit(),
             wall_seconds=float(reply["wall"]), max_memory_mb=cgroup.max_memory_mb(),
             stdout=_tail(job_root / "sandbox.stdout"), stderr=_tail(job_root / "sandbox.stderr"),
-            output_truncated=_truncated(job_root, limits))
+            output_truncated=_truncated(job_root, limits),
+            cpu_seconds=cgroup.cpu_seconds() if cgroup.active else (
+                float(reply["cpu"]) if isinstance(reply.get("cpu"), (int, float)) else None))
         cgroup.remove()
         return result
 
