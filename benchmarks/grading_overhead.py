@@ -1,25 +1,35 @@
-"""Per-submission grading overhead: our engine (fork server, bwrap) against `nbgrader autograde`, in one run.
+"""Per-submission grading cost: `course grade` (default backend, and bwrap) against `nbgrader autograde`, one run.
 
-    .venv/bin/python benchmarks/grading_overhead.py [-n 6]     (as root: the sandboxes need it)
+    .venv/bin/python benchmarks/grading_overhead.py [-n 20] [--skip-bwrap]     (as root: the sandboxes need it)
 
 The same torch + Lightning assignment (a LightningModule trained for 60 steps, graded on its final MSE) is
-written once in nbgrader's format and once in ours; N identical correct submissions are graded by each tool,
-serially. Overhead = wall time per submission − the student's own compute (the notebook's cells run in a warm
-process that has already imported torch and Lightning). Wall times on a shared machine are noisy: compare the
-ratios, which are measured in the same run.
+written once in nbgrader's format and once in ours, with N correct submissions each.
+
+1. Interleaved, per submission (rounds A B C D, then D C B A, ...; N rounds): nbgrader grades submission i with
+   `nbgrader autograde --student s_i` (a fresh process, its only per-submission mode); ours grades it through
+   `course grade`'s own path (`grade_part` on a folder holding that one student: sandbox run, judging, gradebook
+   row, feedback report) in one long-lived grading process with the DEFAULT backend (`auto`: the machine's warm
+   fork server) and, for comparison, with bwrap; the student's own compute is the notebook's code run in a warm
+   process that has imported torch and Lightning. Medians and min/max of N each; ratio = nbgrader's median ÷
+   ours; overhead = our median − the student's median compute (signed, never clamped).
+2. Whole runs, once each over all N: `course grade` as a fresh CLI process with the default settings (start-up
+   included) and `nbgrader autograde` as one batch; wall ÷ N.
+
+Wall times on a shared machine are noisy: the load average is printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -105,7 +115,7 @@ def our_course(work: Path, n: int) -> Path:
              new_markdown_cell("check"),
              new_code_cell("# TESTS q1\n@case(below=0.05)\ndef trains():\n    return train_model()")]
     nbformat.write(new_notebook(cells=cells), course / "source" / part / "bench.ipynb")
-    run([str(BIN / "course"), "build", "--sandbox", "forkserver"], course)
+    run([str(BIN / "course"), "build"], course)
     sys.path.insert(0, str(ROOT / "src"))
     from aiml_course.authoring.parse import parse_notebook
     from aiml_course.authoring.render import dumps_notebook, render
@@ -127,52 +137,129 @@ def run(argv: list[str], cwd: Path) -> float:
     return time.monotonic() - start
 
 
-def student_compute(repeats: int = 5) -> float:
-    """Median seconds of the notebook's own work, in a process that has imported torch and Lightning."""
-    code = (f"import time, json\n{SETUP}\nts = []\nfor _ in range({repeats}):\n    t = time.perf_counter()\n"
-            f"    exec(compile({(SETUP + chr(10) + MODEL + chr(10) + CHECK)!r}, 'nb', 'exec'), {{}})\n"
-            "    ts.append(time.perf_counter() - t)\nprint(json.dumps(sorted(ts)[len(ts) // 2]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return float(out.strip().splitlines()[-1])
+WARM_COMPUTE = f"""import sys, time, json
+{SETUP}
+for line in sys.stdin:
+    t = time.perf_counter()
+    exec(compile({(SETUP + chr(10) + MODEL + chr(10) + CHECK)!r}, 'nb', 'exec'), {{}})
+    print(json.dumps(time.perf_counter() - t), flush=True)
+"""
+
+
+class StudentCompute:
+    """The notebook's own work, timed in a warm process that has already imported torch and Lightning."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", WARM_COMPUTE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self()  # the first run pays one-off lazy initialisation
+
+    def __call__(self) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class OurGrader:
+    """One long-lived grading process's view: `course grade`'s per-submission path with one backend."""
+
+    def __init__(self, course_root: Path, backend: str, work: Path) -> None:
+        from aiml_course.config import load_course
+        from aiml_course.gradebook import Gradebook
+        from aiml_course.sandbox import make_sandbox
+
+        self.course = load_course(course_root / "course_config.py")
+        self.part = self.course.parts[0].id
+        self.sandbox = make_sandbox(backend, self.course.limits_for(self.part))
+        self.book = Gradebook(f"sqlite:///{work / backend}.sqlite")
+        self.reports = work / f"reports-{backend}"
+
+    def __call__(self, folder: Path) -> float:
+        from aiml_course.grading.pipeline import grade_part
+
+        start = time.monotonic()
+        summary = grade_part(self.course, self.part, folder, gradebook=self.book, sandbox=self.sandbox, workers=1,
+                             force=True, reports=self.reports, show_progress=False)
+        wall = time.monotonic() - start
+        (_, grade), = summary.graded
+        if grade.earned != grade.possible:
+            raise SystemExit(f"{self.sandbox.name}: a correct submission scored {grade.earned}/{grade.possible}: "
+                             f"{grade.problem or [c.message for c in grade.cases]}")
+        return wall
+
+
+def stats(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=6, help="submissions per tool")
+    parser.add_argument("-n", type=int, default=20, help="submissions per tool (interleaved rounds)")
+    parser.add_argument("--skip-bwrap", action="store_true", help="leave out the bwrap arm (it is slow)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aiml-bench-"))
+    compute = None
     try:
-        compute = student_compute()
-        print(f"student's own compute (warm, median of 5): {compute:.2f} s")
+        loads = [load()]
         nbg = nbgrader_course(work, args.n)
         ours = our_course(work, args.n)
-        for course in (nbg, ours):  # the same first submission alone, to measure each tool's start-up
-            shutil.copytree(course / "submitted" / "s00", course / "submitted-one" / "s00")
-        tools = {
-            "nbgrader autograde (batch)": (nbg, lambda d: [
-                str(BIN / "nbgrader"), "autograde", "ps", "--force", f"--CourseDirectory.submitted_directory={d}"]),
+        singles = ours / "single"
+        for i in range(args.n):  # one folder per submission, for the per-submission path
+            shutil.copytree(ours / "submitted" / f"s{i:02d}", singles / f"s{i:02d}" / f"s{i:02d}")
+        compute = StudentCompute()
+        arms: dict[str, Any] = {
+            "nbgrader autograde --student (process)": lambda i: run(
+                [str(BIN / "nbgrader"), "autograde", "ps", "--student", f"s{i:02d}", "--force"], nbg),
+            "course grade, default backend (auto)": (lambda g: lambda i: g(singles / f"s{i:02d}"))(
+                OurGrader(ours, "auto", work)),
+            "student's own compute (warm process)": lambda i: compute(),
         }
-        for backend in ("forkserver", "bwrap"):
-            tools[f"course grade --sandbox {backend}"] = (ours, lambda d, b=backend: [
-                str(BIN / "course"), "grade", "part-01-bench", d, "--sandbox", b, "--workers", "1", "--force",
-                "--db", f"sqlite:///{work / b}.sqlite"])
-        rows = []
-        for name, (cwd, argv) in tools.items():
-            t_all = run(argv("submitted"), cwd)
-            t_one = run(argv("submitted-one"), cwd)
-            marginal = (t_all - t_one) / (args.n - 1)  # removes each tool's one-off start-up
-            rows.append((name, t_all / args.n, marginal))
-        feedback = json.loads((ours / "var" / "feedback" / "part-01-bench" / "s00" / "bench.json").read_text())
-        assert feedback["earned"] == feedback["possible"] == 1, feedback
-        base = rows[0][2] - compute
-        print(f"\n{'tool':34} {'wall s/sub':>10} {'marginal s/sub':>15} {'overhead s':>11} {'nbgrader ÷ this':>16}")
-        for name, per, marginal in rows:
-            overhead = max(marginal - compute, 1e-3)
-            print(f"{name:34} {per:>10.2f} {marginal:>15.2f} {overhead:>11.2f} {base / overhead:>16.1f}")
-        print(f"\nN = {args.n} identical correct submissions per tool, graded serially. wall = whole command / N "
-              "(start-up included); marginal = (T(N) − T(1)) / (N − 1); overhead = marginal − the student's own "
-              "compute. Every submission scored full marks in both tools.")
+        if not args.skip_bwrap:
+            arms["course grade --sandbox bwrap"] = (lambda g: lambda i: g(singles / f"s{i:02d}"))(
+                OurGrader(ours, "bwrap", work))
+        arms["course grade, default backend (auto)"](0)  # the warm server is started (or found) before timing
+        names = list(arms)
+        walls: dict[str, list[float]] = {name: [] for name in names}
+        loads.append(load())
+        for i in range(args.n):
+            for name in (names if i % 2 == 0 else names[::-1]):
+                walls[name].append(arms[name](i))
+            print(f"  round {i + 1}/{args.n}: " + ", ".join(f"{walls[n][-1]:.2f}" for n in names) +
+                  f"  (load {load()})", file=sys.stderr)
+        loads.append(load())
+        cli_all = run([str(BIN / "course"), "grade", "part-01-bench", "submitted", "--force",
+                       "--db", f"sqlite:///{work / 'cli'}.sqlite"], ours) / args.n
+        nbg_all = run([str(BIN / "nbgrader"), "autograde", "ps", "--force"], nbg) / args.n
+        loads.append(load())
+
+        nbg_median = stats(walls[names[0]])[0]
+        own = stats(walls["student's own compute (warm process)"])[0]
+        print(f"\n1. Interleaved, per submission: N = {args.n} rounds (A B C D, D C B A, ...)")
+        print(f"{'':42} {'median s':>9} {'min s':>7} {'max s':>7} {'nbgrader ÷ this':>16} {'overhead s':>11}")
+        for name in names:
+            med, lo, hi = stats(walls[name])
+            ratio = f"{nbg_median / med:>16.1f}" if "compute" not in name else f"{'':>16}"
+            over = f"{med - own:>11.2f}" if name.startswith("course") else f"{'':>11}"
+            print(f"{name:42} {med:>9.2f} {lo:>7.2f} {hi:>7.2f} {ratio} {over}")
+        print("overhead = median wall − the student's median compute (signed, not clamped). Every submission of ours "
+              "scored full marks.")
+        print(f"\n2. Whole runs over all {args.n} submissions, once each (start-up included), wall ÷ N")
+        print(f"{'nbgrader autograde (one batch)':42} {nbg_all:>9.2f}")
+        print(f"{'course grade (fresh CLI, defaults)':42} {cli_all:>9.2f}   nbgrader ÷ this: {nbg_all / cli_all:.1f}")
+        print(f"\nload average (1, 5, 15 min): start {loads[0]} | before rounds {loads[1]} | after rounds "
+              f"{loads[2]} | after whole runs {loads[3]}; {os.cpu_count()} cores")
     finally:
+        if compute is not None:
+            compute.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
