@@ -359,16 +359,20 @@ def test_bad_student_folder_names_are_named_and_the_rest_are_found(tmp_path: Pat
 
 
 def test_a_student_folder_or_part_folder_that_is_a_link_is_a_zero_with_the_reason(tmp_path: Path) -> None:
-    """A student folder linking to the instructor's files, or a part folder that is a link: is each found with a
-    problem (a zero row), never read?"""
+    """A student folder linking to the instructor's files, a part folder or a notebook that is a link: is each
+    found with a problem (a zero row) and no time (it makes nothing late), never read?"""
     subs = tmp_path / "subs"
     _submission(subs, "ann")
     (subs / "eve").symlink_to(MINI / "source")
     (subs / "bob").mkdir()
     (subs / "bob" / PART).symlink_to(MINI / "source" / PART)
+    (subs / "cat" / PART).mkdir(parents=True)
+    (subs / "cat" / PART / f"{NB}.ipynb").symlink_to(MINI / "source" / PART / f"{NB}.ipynb")
     found = {s.student: s for s in find_submissions(subs, PART, [NB])}
     assert found["ann"].problem == ""
     assert "symbolic link" in found["eve"].problem and "symbolic link" in found["bob"].problem
+    assert "symbolic link" in found["cat"].problem
+    assert all(found[s].submitted_at is None for s in ("eve", "bob", "cat"))  # refused: makes nothing late
 
 
 # ------------------------------------------------------------------ text and names that get printed

@@ -173,14 +173,23 @@ def find_submissions(directory: Path, part: str, notebooks: list[str],
         folder = directory.joinpath(*relative)
         for stem in notebooks:
             name = f"{stem}.ipynb"
-            if problem:
-                found.append(SubmissionFile(entry.name, stem, folder / name, datetime.now(UTC), problem=problem))
-            elif lstat_or_none(folder / name) is not None:
+            info = None if problem else lstat_or_none(folder / name)
+            refused = problem or (_not_regular(f"{'/'.join(relative)}/{name}", info) if info else "")
+            if refused:  # a refused notebook has no time: it makes nothing late
+                found.append(SubmissionFile(entry.name, stem, folder / name, None, problem=refused))
+            elif info is not None:
                 found.append(SubmissionFile(entry.name, stem, folder / name, *submission_time(folder, folder / name),
                                             base=directory, relative=(*relative, name)))
             else:
                 found.append(SubmissionFile(entry.name, stem, None, None))
     return found
+
+
+def _not_regular(shown: str, info: os.stat_result) -> str:
+    """Why a submitted path is refused before it is read ('' for a regular file; reading checks again)."""
+    if stat.S_ISLNK(info.st_mode):
+        return f"{shown} is a symbolic link; only regular files are graded"
+    return "" if stat.S_ISREG(info.st_mode) else f"{shown} is not a regular file"
 
 
 def release_files(course: Course, part: str) -> dict[str, bytes]:
