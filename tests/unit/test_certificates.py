@@ -584,3 +584,31 @@ def test_revocation_is_published_in_a_signed_status_list_a_third_party_can_check
 def _invoke_cli(course: Course, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(certificates_cli, list(args), obj={"config": str(course.root / "course_config.py")})
     return result.exit_code, result.output
+
+
+def test_a_hostile_status_list_is_a_stated_problem_never_a_crash(mini_course: Course, issued: CertifyReport) -> None:
+    """Garbage in every field of a downloaded status list, a gzip bomb, an index past the end: check_status says
+    the status cannot be checked (revoked is None) and never raises."""
+    import gzip
+
+    from aiml_course.certificates import check_status
+    from aiml_course.certificates.status_list import decode_list, list_path
+
+    _, ann = _cred(issued, "ann")
+    good = json.loads(list_path(mini_course.root).read_text())
+    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(64 * 2**20))).rstrip(b"=").decode()
+    variants: list[Any] = [{}, {"type": 5}, {**good, "type": 5}, {**good, "issuer": 7}, {**good, "proof": "x"},
+                           {**good, "credentialSubject": []}, {**good, "validFrom": 12},
+                           {**good, "credentialSubject": {**good["credentialSubject"], "encodedList": bomb}},
+                           {**good, "credentialSubject": {**good["credentialSubject"], "encodedList": "u!!"}}]
+    for variant in variants:
+        assert check_status(ann, variant, now=NOW).revoked is None
+    far = copy.deepcopy(ann)
+    far["credentialStatus"]["statusListIndex"] = str(10**9)
+    assert check_status(far, good, now=NOW).revoked is None
+    for entry in (None, "x", [], {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}):
+        assert check_status({**ann, "credentialStatus": entry}, good, now=NOW).revoked is None
+    with pytest.raises(CertificateError, match="more than 16 MiB"):
+        decode_list(bomb)  # the signature is checked first, but a bomb is refused on its own too
+    with pytest.raises(CertificateError, match="fewer than the 131072 required"):
+        decode_list("u" + base64.urlsafe_b64encode(gzip.compress(bytes(100))).rstrip(b"=").decode())

@@ -186,7 +186,8 @@ def check_status(credential: dict[str, Any], status_list: dict[str, Any], *, now
     if status_list.get("id") != entry.get("statusListCredential"):
         problems.append(f"the status list given is {status_list.get('id')!r}, not the one the certificate names "
                         f"({entry.get('statusListCredential')!r})")
-    if "BitstringStatusListCredential" not in (status_list.get("type") or []):
+    types = status_list.get("type")
+    if "BitstringStatusListCredential" not in (types if isinstance(types, list) else [types]):
         problems.append("the status list is not a BitstringStatusListCredential")
     subject = status_list.get("credentialSubject")
     subject = subject if isinstance(subject, dict) else {}
