@@ -612,3 +612,22 @@ def test_a_hostile_status_list_is_a_stated_problem_never_a_crash(mini_course: Co
         decode_list(bomb)  # the signature is checked first, but a bomb is refused on its own too
     with pytest.raises(CertificateError, match="fewer than the 131072 required"):
         decode_list("u" + base64.urlsafe_b64encode(gzip.compress(bytes(100))).rstrip(b"=").decode())
+
+
+def test_a_cut_short_or_missing_pdf_of_a_current_certificate_is_drawn_again(mini_course: Course,
+                                                                           gradebook: Gradebook,
+                                                                           issued: CertifyReport) -> None:
+    """A PDF an older release left truncated (or that went missing): the next certify draws it again from the
+    signed JSON, with the same verification URL; a complete one is left alone."""
+    from aiml_course.certificates.pdf import is_complete_pdf
+
+    ann = next(i for i in issued.issued if i.student == "ann").pdf_path
+    dora = next(i for i in issued.issued if i.student == "dora").pdf_path
+    ann.write_bytes(ann.read_bytes()[:500])
+    dora.unlink()
+    assert not is_complete_pdf(ann)
+    report = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW + timedelta(days=1))
+    assert report.issued == [] and sorted(report.repaired) == sorted([ann, dora])
+    assert is_complete_pdf(ann) and is_complete_pdf(dora)
+    again = issue_certificates(mini_course, gradebook, base_url=BASE, now=NOW + timedelta(days=1))
+    assert again.repaired == []

@@ -64,6 +64,8 @@ def certify(ctx: click.Context, base_url: str, valid_days: int | None, db: str |
         click.echo(f"+ recorded in the gradebook {len(report.recorded.added)} certificates issued before it kept them")
     for problem in report.recorded.problems:
         click.secho(f"! {problem}", fg="yellow")
+    for pdf in report.repaired:
+        click.echo(f"+ drew again the missing or cut-short PDF {pdf}")
     for student, reason in report.failed.items():
         click.secho(f"✗ {student}: qualifies, but the certificate could not be written: {reason}", fg="red")
     qualified = sum(v.qualifies for v in report.verdicts)

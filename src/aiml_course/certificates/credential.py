@@ -61,6 +61,7 @@ class CertifyReport:
     already: dict[str, str]  # student → id of their current certificate
     recorded: records.SyncReport = field(default_factory=records.SyncReport)  # the gradebook table, synced
     failed: dict[str, str] = field(default_factory=dict)  # student → why no certificate could be written
+    repaired: list[Path] = field(default_factory=list)  # PDFs of current certificates drawn again (gone or cut short)
 
 
 def verify_url(base_url: str, credential_id: str) -> str:
@@ -136,7 +137,32 @@ def issue_certificates(course: Course, gradebook: Gradebook, *, base_url: str = 
     if not status_list.list_path(course.root).is_file():
         status_list.publish(course.root, key, revoked_ids=set(store.revoked(course.root)), now=now)
     already = {v.student: current[v.student] for v in verdicts if v.qualifies and v.student in current}
-    return CertifyReport(verdicts, issued, already, records.sync_records(course, gradebook), failed)
+    repaired = repair_pdfs(course, now=now, failed=failed)
+    return CertifyReport(verdicts, issued, already, records.sync_records(course, gradebook), failed, repaired)
+
+
+def repair_pdfs(course: Course, *, now: datetime, failed: dict[str, str] | None = None) -> list[Path]:
+    """Draw again the PDF of every current certificate whose PDF is missing or cut short (an older release could
+    leave a truncated one that the dashboard then served). The signed JSON is the certificate; the PDF is drawn
+    from it, with the verification URL of the base URL it was issued under."""
+    from aiml_course.certificates.pdf import is_complete_pdf, write_pdf
+
+    current = set(current_certificates(course, now=now).values())
+    repaired = []
+    for path, credential in store.issued_credentials(course.root):
+        pdf = path.with_suffix(".pdf")
+        if credential.get("id") not in current or is_complete_pdf(pdf):
+            continue
+        achievement = str(credential.get("credentialSubject", {}).get("achievement", {}).get("id", ""))
+        base_url = achievement.rsplit("/achievements/", 1)[0] or DEFAULT_BASE_URL
+        try:
+            write_pdf(credential, pdf, url=verify_url(base_url, credential["id"]))
+        except CertificateError as exc:
+            if failed is not None:
+                failed[subject_identity(credential, "studentId")] = f"its PDF could not be drawn again: {exc}"
+            continue
+        repaired.append(pdf)
+    return repaired
 
 
 def _issue_one(course: Course, gradebook: Gradebook, verdict: Verdict, *, key: Any, base_url: str, now: datetime,

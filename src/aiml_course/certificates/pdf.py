@@ -80,6 +80,18 @@ def write_pdf(credential: dict[str, Any], path: Path, *, url: str) -> Path:
     return path
 
 
+def is_complete_pdf(path: Path) -> bool:
+    """Is `path` a PDF written to the end (its trailer's %%EOF is there)?"""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(5)
+            fh.seek(max(0, path.stat().st_size - 1024))
+            tail = fh.read()
+    except OSError:
+        return False
+    return head == b"%PDF-" and b"%%EOF" in tail
+
+
 def _scores(fig: Any, achievement: dict[str, Any], results: list[dict[str, Any]]) -> None:
     """The per-part score table, left of the QR code; rows get tighter as parts get more."""
     names = {d["id"]: d["name"] for d in achievement.get("resultDescription", [])}
