@@ -321,6 +321,20 @@ def test_a_2gb_sparse_timestamp_is_not_read(tmp_path: Path) -> None:
     assert when == datetime.fromtimestamp((folder / f"{NB}.ipynb").stat().st_mtime, tz=UTC) and note == ""
 
 
+@FUZZ
+@given(st.one_of(st.text(max_size=40), st.datetimes(timezones=st.timezones()).map(str),
+                 st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1e400", "\x00"])))
+def test_any_timestamp_text_gives_a_storable_utc_time(text: str) -> None:
+    """Whatever timestamp.txt says, is the submission time an aware UTC datetime the gradebook can store?"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _submission(Path(tmp), "ann")
+        (folder / "timestamp.txt").write_text(text, errors="surrogateescape")
+        when, _ = submission_time(folder, folder / f"{NB}.ipynb")
+    assert when.utcoffset() is not None and when.astimezone(UTC) == when
+
+
 def test_a_2gb_sparse_notebook_is_refused_unread(tmp_path: Path) -> None:
     """Is a submitted notebook over 32 MiB (a sparse 2 GB file) refused with the reason, without reading it?"""
     from aiml_course.grading.pipeline import read_submission

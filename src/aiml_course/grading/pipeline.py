@@ -109,6 +109,10 @@ def submission_time(folder: Path, fallback: Path) -> tuple[datetime, str]:
             logger.warning("%s: %s; using the file time", folder, exc)
         return file_time, ""
     dt = _parse_timestamp(raw.decode("utf-8", errors="replace").strip())
+    try:
+        dt = dt.astimezone(UTC) if dt is not None else None  # year 1 at +14:00 is not a time anything can store
+    except (OverflowError, ValueError):
+        dt = None
     if dt is None:
         logger.warning("%s: unreadable timestamp; using the file time", folder / "timestamp.txt")
         return file_time, ""
