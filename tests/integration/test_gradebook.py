@@ -249,6 +249,7 @@ def test_a_notebook_not_handed_in_makes_nothing_late(tmp_path: Path) -> None:
     notebook has no time), and does the missing notebook score 0?"""
     from aiml_course.export import grade_rows
     from aiml_course.grading.pipeline import find_submissions
+    from aiml_course.grading.report import deadline_line
 
     course = _course_with_two_notebooks(tmp_path)
     subs = tmp_path / "subs" / "ann"
@@ -267,6 +268,7 @@ def test_a_notebook_not_handed_in_makes_nothing_late(tmp_path: Path) -> None:
     _, (row,) = grade_rows(course, book)
     assert row["part-01-mini:late_penalty"] == 0.0
     assert row["part-01-mini/1.2-mini:q1"] == 0.0 and row["part-01-mini:raw"] > 0
+    assert deadline_line(course, "part-01-mini", None, None).endswith("· not handed in")  # its feedback report
 
 
 def test_offsets_are_stored_as_utc_on_both_databases(gradebook: Gradebook, tmp_path: Path) -> None:
