@@ -21,7 +21,9 @@ Wall times on a shared machine are noisy: the load average is printed with the f
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -128,21 +130,31 @@ def our_course(work: Path, n: int) -> Path:
     return course
 
 
-def run(argv: list[str], cwd: Path) -> float:
-    start = time.monotonic()
+CPU: dict[str, list[float]] = {}   # CPU seconds per arm, beside the wall times
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(argv: list[str], cwd: Path, cpu_arm: str | None = None) -> float:
+    start, cpu = time.monotonic(), children_cpu()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}  # nbgrader shells out to alembic
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    if cpu_arm:  # the command and every process it waited for (nbgrader's kernel)
+        CPU.setdefault(cpu_arm, []).append(children_cpu() - cpu)
     return time.monotonic() - start
 
 
 WARM_COMPUTE = f"""import sys, time, json
 {SETUP}
 for line in sys.stdin:
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     exec(compile({(SETUP + chr(10) + MODEL + chr(10) + CHECK)!r}, 'nb', 'exec'), {{}})
-    print(json.dumps(time.perf_counter() - t), flush=True)
+    print(json.dumps([time.perf_counter() - t, time.process_time() - c]), flush=True)
 """
 
 
@@ -158,7 +170,9 @@ class StudentCompute:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
-        return float(self.proc.stdout.readline())
+        wall, cpu = json.loads(self.proc.stdout.readline())
+        CPU.setdefault("student's own compute (warm process)", []).append(cpu)
+        return float(wall)
 
     def close(self) -> None:
         self.proc.kill()
@@ -168,7 +182,7 @@ class StudentCompute:
 class OurGrader:
     """One long-lived grading process's view: `course grade`'s per-submission path with one backend."""
 
-    def __init__(self, course_root: Path, backend: str, work: Path) -> None:
+    def __init__(self, course_root: Path, backend: str, work: Path, arm: str) -> None:
         from aiml_course.config import load_course
         from aiml_course.gradebook import Gradebook
         from aiml_course.sandbox import make_sandbox
@@ -178,19 +192,37 @@ class OurGrader:
         self.sandbox = make_sandbox(backend, self.course.limits_for(self.part))
         self.book = Gradebook(f"sqlite:///{work / backend}.sqlite")
         self.reports = work / f"reports-{backend}"
+        self.arm = arm
+        self.sandbox_cpu: list[float] = []
+        run_in_sandbox = self.sandbox.run
+
+        def run_and_note(*args: Any) -> Any:  # the sandbox's CPU seconds (its cgroup), noted per run
+            result = run_in_sandbox(*args)
+            self.sandbox_cpu.append(result.cpu_seconds or 0.0)
+            return result
+
+        self.sandbox.run = run_and_note  # type: ignore[method-assign]
 
     def __call__(self, folder: Path) -> float:
         from aiml_course.grading.pipeline import grade_part
 
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         summary = grade_part(self.course, self.part, folder, gradebook=self.book, sandbox=self.sandbox, workers=1,
                              force=True, reports=self.reports, show_progress=False)
         wall = time.monotonic() - start
+        # the grading process (finding, judging, gradebook, report) + the sandbox's processes
+        CPU.setdefault(self.arm, []).append(time.process_time() - cpu + self.sandbox_cpu[-1])
         (_, grade), = summary.graded
         if grade.earned != grade.possible:
             raise SystemExit(f"{self.sandbox.name}: a correct submission scored {grade.earned}/{grade.possible}: "
                              f"{grade.problem or [c.message for c in grade.cases]}")
         return wall
+
+
+NBG = "nbgrader autograde --student (process)"
+AUTO = "course grade, default backend (auto)"
+BWRAP = "course grade --sandbox bwrap"
+COMPUTE = "student's own compute (warm process)"
 
 
 def stats(values: list[float]) -> tuple[float, float, float]:
@@ -217,16 +249,15 @@ def main() -> None:
             shutil.copytree(ours / "submitted" / f"s{i:02d}", singles / f"s{i:02d}" / f"s{i:02d}")
         compute = StudentCompute()
         arms: dict[str, Any] = {
-            "nbgrader autograde --student (process)": lambda i: run(
-                [str(BIN / "nbgrader"), "autograde", "ps", "--student", f"s{i:02d}", "--force"], nbg),
-            "course grade, default backend (auto)": (lambda g: lambda i: g(singles / f"s{i:02d}"))(
-                OurGrader(ours, "auto", work)),
-            "student's own compute (warm process)": lambda i: compute(),
+            NBG: lambda i: run(
+                [str(BIN / "nbgrader"), "autograde", "ps", "--student", f"s{i:02d}", "--force"], nbg, NBG),
+            AUTO: (lambda g: lambda i: g(singles / f"s{i:02d}"))(OurGrader(ours, "auto", work, AUTO)),
+            COMPUTE: lambda i: compute(),
         }
         if not args.skip_bwrap:
-            arms["course grade --sandbox bwrap"] = (lambda g: lambda i: g(singles / f"s{i:02d}"))(
-                OurGrader(ours, "bwrap", work))
-        arms["course grade, default backend (auto)"](0)  # the warm server is started (or found) before timing
+            arms[BWRAP] = (lambda g: lambda i: g(singles / f"s{i:02d}"))(OurGrader(ours, "bwrap", work, BWRAP))
+        arms[AUTO](0)  # the warm server is started (or found) before timing
+        CPU.clear()
         names = list(arms)
         walls: dict[str, list[float]] = {name: [] for name in names}
         loads.append(load())
@@ -241,17 +272,20 @@ def main() -> None:
         nbg_all = run([str(BIN / "nbgrader"), "autograde", "ps", "--force"], nbg) / args.n
         loads.append(load())
 
-        nbg_median = stats(walls[names[0]])[0]
-        own = stats(walls["student's own compute (warm process)"])[0]
-        print(f"\n1. Interleaved, per submission: N = {args.n} rounds (A B C D, D C B A, ...)")
-        print(f"{'':42} {'median s':>9} {'min s':>7} {'max s':>7} {'nbgrader ÷ this':>16} {'overhead s':>11}")
-        for name in names:
-            med, lo, hi = stats(walls[name])
-            ratio = f"{nbg_median / med:>16.1f}" if "compute" not in name else f"{'':>16}"
-            over = f"{med - own:>11.2f}" if name.startswith("course") else f"{'':>11}"
-            print(f"{name:42} {med:>9.2f} {lo:>7.2f} {hi:>7.2f} {ratio} {over}")
-        print("overhead = median wall − the student's median compute (signed, not clamped). Every submission of ours "
-              "scored full marks.")
+        for title, table in (("wall", walls), ("CPU", CPU)):
+            base = stats(table[NBG])[0]
+            own = stats(table[COMPUTE])[0]
+            print(f"\n1{'a' if title == 'wall' else 'b'}. Interleaved, per submission, {title} seconds: N = {args.n} "
+                  "rounds (A B C D, D C B A, ...)")
+            print(f"{'':42} {'median':>8} {'min':>7} {'max':>7} {'nbgrader ÷ this':>16} {'overhead':>9}")
+            for name in names:
+                med, lo, hi = stats(table[name])
+                ratio = f"{base / med:>16.1f}" if name != COMPUTE else f"{'':>16}"
+                over = f"{med - own:>9.2f}" if name.startswith("course") else f"{'':>9}"
+                print(f"{name:42} {med:>8.2f} {lo:>7.2f} {hi:>7.2f} {ratio} {over}")
+        print("\noverhead = our median − the student's median compute (signed, not clamped). CPU = user + system "
+              "seconds: nbgrader's process and kernel (rusage of waited children); ours = the grading process's "
+              "CPU for that submission + the sandbox's cgroup. Every submission of ours scored full marks.")
         print(f"\n2. Whole runs over all {args.n} submissions, once each (start-up included), wall ÷ N")
         print(f"{'nbgrader autograde (one batch)':42} {nbg_all:>9.2f}")
         print(f"{'course grade (fresh CLI, defaults)':42} {cli_all:>9.2f}   nbgrader ÷ this: {nbg_all / cli_all:.1f}")
