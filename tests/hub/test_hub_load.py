@@ -41,15 +41,21 @@ def _roster(hub: HubRun, tmp: Path) -> dict[str, str]:
 
 
 def _arrive(hub: HubRun, user: str, password: str, delay: float) -> dict[str, object]:
+    """One student: log in, spawn, open a terminal; the spawn time, or what went wrong (never raises)."""
     time.sleep(delay)
     t0 = time.monotonic()
-    p = Person(hub.base, user, password)
-    assert p.login().status_code == 302, user
-    p.start_server(timeout=SPAWN_TIMEOUT)
-    spawn = time.monotonic() - t0
-    status, out = p.terminal("id -un; ls /home", timeout=120)
-    assert status == 0 and out.split() == [user, user], (user, out)   # their Lab, their terminal, only their home
-    p.hub_api("DELETE", f"/users/{user}/server")
+    try:
+        p = Person(hub.base, user, password)
+        assert p.login().status_code == 302, "login refused"
+        p.start_server(timeout=SPAWN_TIMEOUT)
+        spawn = time.monotonic() - t0
+        status, out = p.terminal("id -un; ls --color=never /home", timeout=120)
+        # their Lab, their terminal, and of all the class only their own home
+        assert status == 0 and out.split() == [user, user], out
+        p.hub_api("DELETE", f"/users/{user}/server")
+    except Exception as exc:  # reported with the others: one failure must not hide the rest's timings
+        return {"user": user, "error": f"{type(exc).__name__}: {exc}"[:500],
+                "after_s": round(time.monotonic() - t0, 2)}
     return {"user": user, "spawn_s": round(spawn, 2)}
 
 
@@ -61,14 +67,18 @@ def test_thirty_students_logging_in_within_ten_seconds_all_get_a_lab(hub: HubRun
                    for i, (u, pw) in enumerate(people.items())]
         results = [f.result(timeout=SPAWN_TIMEOUT + 120) for f in futures]
     wall = time.monotonic() - t0
-    spawns = sorted(float(r["spawn_s"]) for r in results)   # type: ignore[arg-type]
+    failed = [r for r in results if "error" in r]
+    spawns = sorted(float(r["spawn_s"]) for r in results if "spawn_s" in r)   # type: ignore[arg-type]
+    assert spawns, failed
     p50 = statistics.median(spawns)
     p95 = spawns[min(len(spawns) - 1, round(0.95 * (len(spawns) - 1)))]
     summary = {"students": CLASS_SIZE, "arrival_window_s": ARRIVAL_WINDOW, "spawn_p50_s": round(p50, 2),
                "spawn_p95_s": round(p95, 2), "spawn_max_s": spawns[-1], "wall_s": round(wall, 1),
-               "cpus": os.cpu_count(), "load_before_after": os.getloadavg(), "each": results}
+               "failed": len(failed), "cpus": os.cpu_count(), "load_after": os.getloadavg(), "each": results}
     (ARTIFACTS / "load.json").write_text(json.dumps(summary, indent=1))
     hub.timings[f"load: {CLASS_SIZE} students within {ARRIVAL_WINDOW:g} s, spawn p50"] = p50
     hub.timings[f"load: {CLASS_SIZE} students within {ARRIVAL_WINDOW:g} s, spawn p95"] = p95
-    assert len(results) == CLASS_SIZE
-    assert len({r["user"] for r in results}) == CLASS_SIZE
+    print(f"\nload: {CLASS_SIZE} students, spawn p50 {p50:.1f} s, p95 {p95:.1f} s, max {spawns[-1]:.1f} s, "
+          f"wall {wall:.0f} s, {len(failed)} failed")
+    assert not failed, failed
+    assert len(spawns) == CLASS_SIZE

@@ -8,6 +8,7 @@ process; and nobody's server binds a port on the host, so ports can be neither r
 
 from __future__ import annotations
 
+import asyncio
 import pwd
 from collections.abc import Callable
 from pathlib import Path
@@ -92,7 +93,8 @@ class CourseSpawner(LocalProcessSpawner):
         if self.isolate:
             if not self.hub_port:
                 raise HubError("CourseSpawner.hub_port is not set (hub_config/jupyterhub_config.py sets it)")
-            self.ip = isolation.create_netns(self.network, self.user.name, self._slot())
+            # `ip` runs in a worker thread: a class logging in at once must not stall the hub's event loop
+            self.ip = await asyncio.to_thread(isolation.create_netns, self.network, self.user.name, self._slot())
             self.port = isolation.SERVER_PORT
             self.cmd = [*isolation.nsenter_argv(self.network, self.user.name), *isolation.bwrap_argv(self._view()),
                         *self._base_cmd]
@@ -105,4 +107,4 @@ class CourseSpawner(LocalProcessSpawner):
             self._cgroup.remove()
             self._cgroup = None
         if self.isolate and self.hub_port:
-            isolation.delete_netns(self.network, self.user.name)
+            await asyncio.to_thread(isolation.delete_netns, self.network, self.user.name)
