@@ -915,12 +915,20 @@ class DockerSandbox(BwrapSandbox):
         return pids_hit, peak
 
 
+_kept_warm: set[str] = set()
+
+
 def keep_warm(sandbox: Sandbox) -> None:
     """Start the warm server now and keep it alive for as long as this process lives (the hub calls this when it
     starts): a background thread holds one connection, so the server never reaches its idle timeout and no
-    collect pays its start-up. Does nothing for backends without a warm server."""
+    collect pays its start-up. Once per process and server; does nothing for backends without a warm server."""
     if not isinstance(sandbox, ForkServerSandbox):
         return
+    key = f"{sandbox.python}:{sandbox.server_name}"
+    with _cleanup_lock:
+        if key in _kept_warm:
+            return
+        _kept_warm.add(key)
 
     def hold() -> None:
         try:
