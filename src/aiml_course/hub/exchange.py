@@ -36,7 +36,7 @@ from aiml_course.hub.coursedir import (
 from aiml_course.hub.formgrader import register_assignment, sync_formgrader
 from aiml_course.hub.inbound import collect, copy_regular_files
 from aiml_course.hub.layout import HubLayout
-from aiml_course.sandbox import Sandbox
+from aiml_course.sandbox import Sandbox, keep_warm
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +176,7 @@ def collect_and_grade(course: Course, part_id: str, layout: HubLayout, *, gradeb
                       known_students: set[str] | None = None, force: bool = False,
                       show_progress: bool = False) -> ExchangeRound:
     """Collect, grade in the sandbox, release feedback and update the formgrader: what `course collect` runs."""
+    keep_warm(sandbox)  # the warm grading server starts during the collect and stays up while this process (the hub) lives
     collected = collect_part(course, part_id, layout, known_students=known_students)
     if collected.empty:
         return ExchangeRound(collected, None, [], 0)
