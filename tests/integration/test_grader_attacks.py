@@ -212,3 +212,27 @@ def test_a_link_to_the_solution_and_a_broken_notebook_cost_only_their_own_rows(
     assert rows["eve"]["earned"] == 0 and "symbolic link" in rows["eve"]["problem"]
     assert rows["deep"]["earned"] == 0 and "nested" in rows["deep"]["problem"]
     assert "x" * 65 not in rows and any("65 characters" in r for r in summary.not_graded)
+
+
+def test_a_hand_graded_answer_with_nul_and_escape_codes_is_stored_on_postgresql(
+        mini_course: Course, sandbox: Sandbox, postgres_url: str) -> None:  # noqa: F811
+    """A manual question's answer with a NUL byte (PostgreSQL refuses it), escape codes and 50,000 characters:
+    is the row stored, with the answer cleaned and capped?"""
+    from datetime import UTC, datetime
+
+    from aiml_course.grading.pipeline import grade_notebook_bytes
+
+    bundle = json.loads(json.dumps(load_bundles(mini_course, PART)[NB]))
+    bundle["cases"].append({"name": "essay__manual", "question": "essay", "hidden": False, "description": "essay",
+                            "spec": {"points": 2, "manual": True}})
+    nb = json.loads(notebook(mini_course, CORRECT))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {"aiml": {"role": "manual", "question": "essay"}},
+                        "source": "my answer\x00\x1b[2J\n" + "A" * 50_000})
+    grade, digest = grade_notebook_bytes(bundle, json.dumps(nb).encode(), limits=sandbox.limits, files={},
+                                         sandbox=sandbox)
+    essay = next(c for c in grade.cases if c.name == "essay__manual")
+    assert "my answer" in essay.message and "\x00" not in essay.message and "\x1b" not in essay.message
+    assert len(essay.message) < 21_000
+    book = Gradebook(postgres_url)
+    book.record("hand", PART, grade, content_sha256=digest, submitted_at=datetime.now(UTC))
+    assert any(r["student"] == "hand" for r in book.latest(PART))

@@ -25,7 +25,7 @@ from typing import Any
 from uuid import uuid4
 
 from aiml_course.config import Course, Limits
-from aiml_course.errors import GradingError, SubmissionRejected
+from aiml_course.errors import GradebookError, GradingError, SubmissionRejected
 from aiml_course.gradebook import Gradebook, sha256_bytes
 from aiml_course.grading.engine import Execution, NotebookGrade, execute, judge
 from aiml_course.grading.foreign import manual_answers, prepare_submission
@@ -38,10 +38,11 @@ from aiml_course.grading.intake import (
 )
 from aiml_course.grading.report import report_written, write_report
 from aiml_course.sandbox import Sandbox, make_sandbox
-from aiml_course.untrusted import student_id_problem
+from aiml_course.untrusted import printable, student_id_problem
 
 logger = logging.getLogger(__name__)
 
+MAX_ANSWER_CHARS = 20_000  # of a hand-graded answer copied into its case message
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=1)  # a timestamp later than its own collection by more is not believed
 
 
@@ -246,9 +247,16 @@ def with_manual_answers(grade: NotebookGrade, bundle: dict[str, Any], nb: dict[s
         return grade
     answers = manual_answers(nb, [c["question"] for c in manual.values()])
     grade.cases = [replace(c, earned=0.0, message=f"… {manual[c.name]['description']}: {MANUAL_PENDING}"
-                           + (f"\nAnswer: {answers[c.question]}" if c.question in answers else ""))
+                           + (f"\nAnswer: {_kept_text(answers[c.question])}" if c.question in answers else ""))
                    if c.name in manual else c for c in grade.cases]
     return grade
+
+
+def _kept_text(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """A student's multi-line text for staff: lines and tabs kept, other control characters (NUL, which
+    PostgreSQL refuses, escape codes) removed, capped."""
+    cleaned = "".join(ch if ch in "\n\t" or ch.isprintable() else " " for ch in text[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def grade_one(course: Course, part: str, bundle: dict[str, Any], sub: SubmissionFile, sandbox: Sandbox,
@@ -348,6 +356,7 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
     try:
         for fut in pool.as_completed(list(futures)):
             sub = futures[fut]
+            bar.update(1)
             try:
                 grade, digest = fut.result()
             except Exception as exc:  # the grading task itself failed: still this notebook's zero row
@@ -356,7 +365,13 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
                     None, {}, [], f"the grader failed on this notebook ({type(exc).__name__})")), "failed"
             if sub.note:
                 grade.problem = "; ".join(p for p in (grade.problem, sub.note) if p)
-            gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
+            try:
+                gradebook.record(sub.student, part, grade, content_sha256=digest, submitted_at=sub.submitted_at)
+            except GradebookError as exc:  # this row could not be stored; the others still can
+                logger.error("%s/%s: %s", sub.student, sub.notebook, exc)
+                summary.not_graded.append(f"{sub.student}/{sub.notebook}: graded, but the gradebook refused the "
+                                          f"row ({printable(exc, 200)})")
+                continue
             if reports is not None:
                 try:
                     write_report(reports / sub.student, course, part, sub.student, grade, sub.submitted_at,
@@ -366,7 +381,6 @@ def grade_part(course: Course, part: str, directory: Path, *, gradebook: Gradebo
                     summary.not_graded.append(f"{sub.student}/{sub.notebook}: graded, but the feedback report "
                                               f"could not be written ({type(exc).__name__})")
             summary.graded.append((sub.student, grade))
-            bar.update(1)
             bar.set_postfix_str(f"{sub.student}/{sub.notebook} {grade.earned:g}/{grade.possible:g}")
     except KeyboardInterrupt:
         cancelled = True
