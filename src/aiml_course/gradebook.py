@@ -238,6 +238,10 @@ class Gradebook:
         """
         if submitted_at is not None and submitted_at.tzinfo is None:
             raise GradebookError("a submission time needs a time zone")
+        try:
+            submitted_at = None if submitted_at is None else submitted_at.astimezone(UTC)
+        except OverflowError as exc:  # e.g. year 1 at +14:00 has no UTC time
+            raise GradebookError(f"the submission time {submitted_at.isoformat()} has no UTC equivalent") from exc
         for attempt in range(3):
             try:
                 return self._record(student_id, part, grade, content_sha256=content_sha256,

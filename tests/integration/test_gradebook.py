@@ -299,6 +299,15 @@ def test_offsets_are_stored_as_utc_on_both_databases(gradebook: Gradebook, tmp_p
     assert rows[student]["part-01-mini:deadline"] == "2026-01-10T23:00:00+00:00"
 
 
+def test_naive_or_out_of_range_submission_times_are_clear_errors(gradebook: Gradebook) -> None:
+    """A time without a zone, or one with no UTC equivalent (year 1 at +14:00), is refused by name."""
+    with pytest.raises(GradebookError, match="needs a time zone"):
+        gradebook.record("nz", "p", _grade("2.1", [1]), content_sha256="n" * 64, submitted_at=datetime(2026, 1, 1))
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    with pytest.raises(GradebookError, match="no UTC equivalent"):
+        gradebook.record("nz", "p", _grade("2.1", [1]), content_sha256="n" * 64, submitted_at=early)
+
+
 def test_going_back_to_an_earlier_version_grades_it_again(gradebook: Gradebook) -> None:
     """A, then B, then A again: is A no longer 'already graded' once B came, and is A's grade the one that counts?"""
     args = {"content_sha256": "a" * 64}
