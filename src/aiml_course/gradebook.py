@@ -236,12 +236,7 @@ class Gradebook:
         Two graders inserting the same new submission at once: the loser's transaction is rolled back by the
         unique constraint and simply retried, finding the row the winner wrote.
         """
-        if submitted_at is not None and submitted_at.tzinfo is None:
-            raise GradebookError("a submission time needs a time zone")
-        try:
-            submitted_at = None if submitted_at is None else submitted_at.astimezone(UTC)
-        except OverflowError as exc:  # e.g. year 1 at +14:00 has no UTC time
-            raise GradebookError(f"the submission time {submitted_at.isoformat()} has no UTC equivalent") from exc
+        submitted_at = None if submitted_at is None else _utc(submitted_at, "a submission time")
         for attempt in range(3):
             try:
                 return self._record(student_id, part, grade, content_sha256=content_sha256,
@@ -309,6 +304,7 @@ class Gradebook:
         """Give `student_id` until `until` for `part` (replaces an earlier extension of the same part)."""
         if until.tzinfo is None:
             raise GradebookError("an extension needs a time zone (e.g. 2026-03-10T23:59+00:00)")
+        until = _utc(until, "an extension")
         with self.session() as s:
             if s.get(Student, student_id) is None:
                 raise GradebookError(f"unknown student {student_id!r}: grade or enrol them first")
@@ -507,6 +503,16 @@ def _damage_advice(url: str, exc: SQLAlchemyError) -> str:
             "Move it aside and restore the latest backup (or salvage rows into a new file with the sqlite3 shell's "
             "`.recover` or `.dump` and pass that file with --db), then run `course grade` again: submissions the "
             "restored gradebook holds are skipped, the others are graded.")
+
+
+def _utc(when: datetime, what: str) -> datetime:
+    """`when` in UTC; no time zone, or no UTC equivalent (year 1 at +14:00), is a GradebookError naming `what`."""
+    if when.tzinfo is None:
+        raise GradebookError(f"{what} needs a time zone")
+    try:
+        return when.astimezone(UTC)
+    except OverflowError as exc:
+        raise GradebookError(f"{what} at {when.isoformat()} has no UTC equivalent") from exc
 
 
 def _aware(dt: datetime) -> datetime:

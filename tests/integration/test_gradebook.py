@@ -306,6 +306,9 @@ def test_naive_or_out_of_range_submission_times_are_clear_errors(gradebook: Grad
     early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
     with pytest.raises(GradebookError, match="no UTC equivalent"):
         gradebook.record("nz", "p", _grade("2.1", [1]), content_sha256="n" * 64, submitted_at=early)
+    gradebook.ensure_student("nz")
+    with pytest.raises(GradebookError, match="no UTC equivalent"):
+        gradebook.grant_extension("nz", "p", early)
 
 
 def test_going_back_to_an_earlier_version_grades_it_again(gradebook: Gradebook) -> None:
