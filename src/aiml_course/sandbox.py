@@ -818,8 +818,9 @@ class DockerSandbox(BwrapSandbox):
     def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
         self.prepare(job_root)
         limits = self.limits
-        # the container's cgroup goes under one of ours (cgroupfs driver), which holds the pids and memory limits:
-        # docker removes its own cgroup when the container stops, ours keeps the pids events and the peak memory
+        # the container's cgroup goes under one of ours (cgroupfs driver), which holds the pids limit and keeps the
+        # peak memory after docker removes the container's own cgroup; on cgroup v2 the kernel also counts a pids
+        # limit hit there (on v1 it counts it only in the container's cgroup, which is gone by the time we look)
         cgroup = Cgroup(_cgroup_name(job_root), limits) if self._cgroup_driver() == "cgroupfs" else None
         if cgroup is not None and not cgroup.active:
             cgroup = None
@@ -833,7 +834,7 @@ class DockerSandbox(BwrapSandbox):
                 # what the daemon keeps of stdout/stderr is capped, and so is what we read back (_capped_logs)
                 "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "max-file=1",
                 "--hostname", "sandbox", "-w", f"{INSIDE_ROOT}/work"]
-        if cgroup is not None:  # the pids limit is ours alone, so a hit is counted where we can still read it
+        if cgroup is not None:  # the pids limit is ours alone (a hit is counted in our cgroup on v2)
             argv += ["--cgroup-parent", "/" + str(cgroup.paths["pids"].relative_to(CGROUP_ROOT / "pids"))]
         else:
             argv += ["--pids-limit", str(limits.pids)]
