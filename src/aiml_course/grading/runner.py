@@ -214,8 +214,6 @@ def _message(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS] if type(text) is str else ""
 
 
-
-
 class Channel:
     """The student process's end of the pipe: one line of JSON per message, written with retries."""
 
