@@ -115,12 +115,30 @@ def _print_timings(report: Any) -> None:
                    f"{n.run_seconds('lesson'):>6.1f}s {n.run_seconds('mutant'):>7.1f}s {n.seconds:>6.1f}s "
                    f"{peak:>8}")
 
+def _print_lint_stats(target: Path) -> None:
+    from aiml_course.lint import notebook_stats
+
+    notebooks = sorted(target.rglob("*.ipynb")) if target.is_dir() else [target]
+    click.echo(f"{'notebook':52} {'module':>13} {'words':>6} {'code':>5} {'ex':>3} {'mut':>4} {'demos':>5}")
+    for path in (p for p in notebooks if ".ipynb_checkpoints" not in p.parts):
+        s = notebook_stats(path)
+        if isinstance(s, str):
+            click.echo(f"{path!s:52} {s}")
+            continue
+        shown = path.relative_to(target) if target.is_dir() else path
+        click.echo(f"{shown!s:52} {s.module:>13} {s.words:>6} "
+                   f"{s.lesson_code_lines:>5} {s.exercises:>3} {s.mutants:>4} {s.demos:>5}")
+
+
 @main.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--list-rules", is_flag=True, help="Print the rules and exit.")
+@click.option("--list-features", is_flag=True, help="Print the Python constructs the feature ledger knows and exit.")
+@click.option("--stats", is_flag=True, help="Print words, lesson-code lines, exercises, mutants and demos per "
+                                            "notebook, then lint.")
 @click.pass_context
 @fail_cleanly
-def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
+def lint(ctx: click.Context, path: Path | None, list_rules: bool, list_features: bool, stats: bool) -> None:
     """Check notebooks against the house style (default: every notebook under source/)."""
     from aiml_course.lint import RULES, lint_path
 
@@ -128,7 +146,16 @@ def lint(ctx: click.Context, path: Path | None, list_rules: bool) -> None:
         for rule, text in RULES.items():
             click.echo(f"{rule:28} {text}")
         return
+    if list_features:
+        from aiml_course.feature_ledger import PYTHON_CONSTRUCTS
+
+        for feature, text in PYTHON_CONSTRUCTS.items():
+            click.echo(f"{feature:24} {text}")
+        click.echo("also: builtins by name (len, range, …), library names (np.dot, nn.Linear, np.*), methods (.backward)")
+        return
     target = path or course_from(ctx).source_dir
+    if stats:
+        _print_lint_stats(target)
     findings = lint_path(target)
     for f in findings:
         click.echo(str(f))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiml_course.lint_standard import STANDARD_CHECKS
+from aiml_course.lint_standard import STANDARD_CHECKS, lesson_code_lines, prose_words
 
 logger = logging.getLogger(__name__)
 
@@ -749,3 +749,27 @@ def lint_path(path: Path) -> list[Finding]:
         if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(path).parts
     )
     return [finding for notebook in notebooks for finding in lint_notebook(notebook)]
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookStats:
+    """The numbers the course standard caps or asks for, for one source notebook."""
+
+    notebook: Path
+    module: str
+    words: int  # lesson prose (no walkthroughs, hints or hidden-test introductions)
+    lesson_code_lines: int  # non-blank, non-comment lines of the lesson's own code cells
+    exercises: int  # `# ANSWER <qid>` questions
+    mutants: int  # `# MUTANT <qid> <name>` cells
+    demos: int  # demo(...) calls
+
+
+def notebook_stats(path: Path) -> NotebookStats | str:
+    """Words, lesson-code lines, exercises, mutants and demos of a notebook, or why it cannot be read."""
+    nb = _load(path)
+    if isinstance(nb, str):
+        return nb
+    exercises = {c.qid for c in nb.code if c.directive == "ANSWER" and c.qid}
+    demos = sum(1 for _, call in _calls(nb.code) if _tail(call.func) == "demo")
+    return NotebookStats(path, str(nb.aiml.get("module", "")), prose_words(nb), lesson_code_lines(nb),
+                         len(exercises), len(nb.mutants), demos)

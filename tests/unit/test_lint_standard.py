@@ -272,3 +272,31 @@ def test_mutant_cells_are_not_counted_or_checked_as_lesson_cells(tmp_path: Path)
     assert lint(tmp_path, cells) == []
     nb = nbformat.read(write(tmp_path, cells), as_version=4)
     assert sum(c.source.startswith("# MUTANT") for c in nb.cells) == 6
+
+
+def test_notebook_stats_count_what_the_standard_caps(tmp_path: Path) -> None:
+    from aiml_course.lint import notebook_stats
+
+    cells = compliant_cells()
+    add_lesson_cell(cells, "a = 1\n\n# a comment\nb = 2", intro="three more words")
+    stats = notebook_stats(write(tmp_path, cells))
+    assert not isinstance(stats, str)
+    assert (stats.module, stats.exercises, stats.mutants, stats.demos) == ("9.9", 3, 6, 2)
+    assert stats.lesson_code_lines == lesson_lines_before(tmp_path) + 2
+    assert stats.words == words_before(tmp_path) + 3
+
+
+def lesson_lines_before(tmp_path: Path) -> int:
+    from aiml_course.lint import notebook_stats
+
+    stats = notebook_stats(write(tmp_path, compliant_cells(), name="base.ipynb"))
+    assert not isinstance(stats, str)
+    return stats.lesson_code_lines
+
+
+def words_before(tmp_path: Path) -> int:
+    from aiml_course.lint import notebook_stats
+
+    stats = notebook_stats(write(tmp_path, compliant_cells(), name="base.ipynb"))
+    assert not isinstance(stats, str)
+    return stats.words
