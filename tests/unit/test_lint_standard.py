@@ -300,3 +300,18 @@ def words_before(tmp_path: Path) -> int:
     stats = notebook_stats(write(tmp_path, compliant_cells(), name="base.ipynb"))
     assert not isinstance(stats, str)
     return stats.words
+
+
+def test_course_lint_stats_and_list_features(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aiml_course.cli import main
+
+    write(tmp_path, compliant_cells(), name="one.ipynb")
+    result = CliRunner().invoke(main, ["lint", "--stats", str(tmp_path)])
+    header, row = result.output.splitlines()[:2]
+    assert header.split() == ["notebook", "module", "words", "code", "ex", "mut", "demos"]
+    assert row.split()[0] == "one.ipynb" and row.split()[1] == "9.9" and row.split()[4:] == ["3", "6", "2"]
+    assert result.exit_code == 0 and "lint: 0 finding(s)" in result.output
+    listed = CliRunner().invoke(main, ["lint", "--list-features"]).output
+    assert "list-comprehension" in listed and "matmul" in listed
