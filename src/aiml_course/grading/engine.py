@@ -274,7 +274,8 @@ def judge(bundle: dict[str, Any], execution: Execution, *, for_staff: bool = Fal
         dropped = sum(int(c.get("output_dropped", 0) or 0) for c in execution.cells)
         grade.run = {"exit_code": r.exit_code, "signal": r.signal, "timed_out": r.timed_out,
                      "oom_killed": r.oom_killed, "pids_limit_hit": r.pids_limit_hit,
-                     "output_truncated": r.output_truncated or dropped > 0, "max_memory_mb": r.max_memory_mb}
+                     "output_truncated": r.output_truncated or dropped > 0, "max_memory_mb": r.max_memory_mb,
+                     "cpu_seconds": r.cpu_seconds}
     judges = _load_judges(bundle.get("judges", []))
     for case in bundle["cases"]:
         possible = float(case["spec"].get("points", 1))
