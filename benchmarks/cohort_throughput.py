@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,14 +57,20 @@ def make_cohort(folder: Path, students: int, seed: int = 12) -> dict[str, int]:
     return kinds
 
 
-def run(argv: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.monotonic()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds of the command, and the CPU seconds of it and every process it waited for."""
+    start, cpu = time.monotonic(), children_cpu()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return wall, proc.stdout
+    return wall, children_cpu() - cpu
 
 
 def nbgrader_course(work: Path, cohort: Path, students: int) -> Path:
@@ -105,18 +112,20 @@ def main() -> None:
         print(f"cohort: {args.students} students × {len(notebooks())} notebooks = {total} submissions "
               f"({', '.join(f'{k}: {v}' for k, v in kinds.items())}); cores {os.cpu_count()}; load {load()}")
         loads = [load()]
-        ours, _ = run([str(BIN / "course"), "grade", PART, str(cohort), "--db", f"sqlite:///{work / 'ours.sqlite'}",
-                       "--reports", str(work / "reports"), "--force"], ROOT)
+        ours, ours_cpu = run([str(BIN / "course"), "grade", PART, str(cohort), "--db",
+                              f"sqlite:///{work / 'ours.sqlite'}", "--reports", str(work / "reports"), "--force"], ROOT)
         loads.append(load())
         reports = [json.loads(p.read_text()) for p in (work / "reports").rglob("*.json")]
         graded = [r for r in reports if isinstance(r, dict) and "earned" in r]
         peaks = [r.get("run", {}).get("max_memory_mb") for r in graded]
         peaks = [p for p in peaks if isinstance(p, (int, float))]
         seconds = [r.get("seconds") for r in graded if isinstance(r.get("seconds"), (int, float))]
+        # the notebooks ran in the warm server, not under `course grade`: their CPU is each sandbox's cgroup's
+        sandbox_cpu = sum(r.get("run", {}).get("cpu_seconds") or 0.0 for r in graded)
         nbg_course = nbgrader_course(work, cohort, args.nbgrader_students)
         nbg_total = args.nbgrader_students * len(notebooks())
         loads.append(load())
-        nbg, _ = run([str(BIN / "nbgrader"), "autograde", PART, "--force"], nbg_course)
+        nbg, nbg_cpu = run([str(BIN / "nbgrader"), "autograde", PART, "--force"], nbg_course)
         loads.append(load())
         ours_rate, nbg_rate = total / ours * 60, nbg_total / nbg * 60
         print(f"\n{'tool':44} {'notebooks':>9} {'wall s':>8} {'notebooks/min':>14} {'1,000 notebooks':>16}")
@@ -125,6 +134,14 @@ def main() -> None:
         print(f"{'nbgrader autograde (batch, subset)':44} {nbg_total:>9} {nbg:>8.1f} {nbg_rate:>14.1f} "
               f"{1000 / nbg_rate:>13.1f} min")
         print(f"\nthroughput ratio (ours ÷ nbgrader, notebooks per minute): {ours_rate / nbg_rate:.1f}×")
+        ours_cpu_each = (ours_cpu + sandbox_cpu) / total
+        nbg_cpu_each = nbg_cpu / nbg_total
+        cores = len(os.sched_getaffinity(0))
+        print(f"CPU seconds per notebook: ours {ours_cpu_each:.2f} (grader {ours_cpu / total:.2f} + sandbox "
+              f"{sandbox_cpu / total:.2f}), nbgrader {nbg_cpu_each:.2f} (process + kernels); ratio "
+              f"{nbg_cpu_each / ours_cpu_each:.1f}×. With the {cores} cores to ourselves, CPU-bound: 1,000 notebooks "
+              f"≈ {1000 * ours_cpu_each / cores / 60:.1f} min ours, {1000 * nbg_cpu_each / cores / 60:.1f} min nbgrader "
+              "(a projection from CPU time, not a measured wall time)")
         if seconds:
             print(f"our sandbox wall per notebook: median {statistics.median(seconds):.2f} s "
                   f"(min {min(seconds):.2f}, max {max(seconds):.2f}), {len(seconds)} reports")
