@@ -171,6 +171,7 @@ def test_prose_over_2500_words_and_code_over_250_lines(tmp_path: Path) -> None:
 
 def test_walkthroughs_hints_and_code_fences_are_not_lesson_prose(tmp_path: Path) -> None:
     cells = compliant_cells()
+    replace_in(cells, "## Step 4", "## Step 4\nDraw the outline of the box; the test threshold is set to 4.")
     replace_in(cells, "<!-- WALKTHROUGH q1 -->\nWe return `x + 1`.", "<!-- WALKTHROUGH q1 -->\n" + "word " * 2600)
     replace_in(cells, "<!-- HINTS q1 -->\nAdd something.", "<!-- HINTS q1 -->\n" + "word " * 2600)
     add_lesson_cell(cells, "x = 1", intro="```\n" + "word " * 2600 + "\n```")
@@ -204,6 +205,7 @@ def test_authoring_artefacts_in_student_text(tmp_path: Path) -> None:
     outline = replace_in(cells, "## Step 1", "## Step 1\nThe course outline asks for this example.")
     calibration = replace_in(cells, "## Step 2", "## Step 2\nWe calibrated the grading threshold with a margin.")
     comment = replace_in(cells, "value_3 = 3 * 2", "value_3 = 3 * 2  # as in the course outline")
+    replace_in(cells, "## Step 4", "## Step 4\nDraw the outline of the box; the test threshold is set to 4.")
     replace_in(cells, "<!-- WALKTHROUGH q1 -->\nWe return `x + 1`.",
                "<!-- WALKTHROUGH q1 -->\nThe course outline says so; the grading threshold was calibrated here.")
     assert only(lint(tmp_path, cells), "authoring-artefacts") == [
