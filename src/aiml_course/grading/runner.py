@@ -364,17 +364,17 @@ def _end_everything_else(child: int, isolated: bool) -> None:
         os.kill(child, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    try:
+        os.waitpid(child, 0)  # reaped first: a zombie child would keep answering kill(-1)
+    except ChildProcessError:
+        pass
     if isolated and os.getuid() != 0:  # never as root, never outside the sandbox's PID namespace
         for _ in range(20):
             try:
                 os.kill(-1, signal.SIGKILL)  # not this process, not PID 1 (init), nobody else's processes
             except (ProcessLookupError, PermissionError):
-                break
+                break  # nothing left to signal
             time.sleep(0.01)
-    try:
-        os.waitpid(child, 0)
-    except ChildProcessError:
-        pass
 
 
 def _empty(folder: str) -> None:
