@@ -236,3 +236,24 @@ def test_a_hand_graded_answer_with_nul_and_escape_codes_is_stored_on_postgresql(
     book = Gradebook(postgres_url)
     book.record("hand", PART, grade, content_sha256=digest, submitted_at=datetime.now(UTC))
     assert any(r["student"] == "hand" for r in book.latest(PART))
+
+
+def test_the_recorder_cannot_be_read_by_the_notebook(mini_course: Course, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Can the notebook open the recorder's file descriptors, memory or environment through /proc (it would then
+    reach the records channel from the other side)? The answer scores full marks only if every attempt fails."""
+    probe = ("import os\n"
+             "def _reached():\n"
+             "    ppid = os.getppid()\n"
+             "    found = []\n"
+             "    for path in (f'/proc/{ppid}/fd', f'/proc/{ppid}/mem', f'/proc/{ppid}/environ'):\n"
+             "        try:\n"
+             "            os.listdir(path) if path.endswith('fd') else open(path, 'rb').close()\n"
+             "            found.append(path)\n"
+             "        except OSError:\n"
+             "            pass\n"
+             "    return found\n"
+             "REACHED = _reached()\n"
+             "def double(x):\n"
+             "    return 0.5 if REACHED else x + x\n")
+    grade = grade_text(mini_course, sandbox, notebook(mini_course, {**CORRECT, "q1": probe}), tmp_path)
+    assert grade.by_question()["q1"] == (4, 4), [c.message for c in grade.cases]
