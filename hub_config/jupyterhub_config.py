@@ -123,8 +123,9 @@ c.Spawner.environment = {
     "AIML_HEADLESS": "0",
 }
 c.Spawner.mem_limit = f"{S.course.hub.memory_mb}M"   # shown to Jupyter (resource indicators); enforced by the cgroup
+c.CourseSpawner.concurrent_starts = 4             # a class logging in at once: Labs in turn, not all at the end
 c.Spawner.http_timeout = 300                     # a class logging in at once on a small machine (tests/hub/test_hub_load)
-c.Spawner.start_timeout = 150
+c.Spawner.start_timeout = 900                    # includes waiting for a turn to start (concurrent_starts)
 c.Spawner.interrupt_timeout = 3                   # fast, clean shutdown (see ../shared notes: SIGINT pitfall)
 c.Spawner.term_timeout = 3
 

@@ -27,7 +27,7 @@ class Person:
         headers = {"X-XSRFToken": self.http.cookies.get("_xsrf", path="/hub/") or ""}
         return self.http.request(method, f"{self.base}/hub/api{path}", headers=headers, timeout=60, **kw)
 
-    def start_server(self, timeout: float = 120) -> float:
+    def start_server(self, timeout: float = 120, *, poll: float = 0.5) -> float:
         """Open /hub/spawn as a browser does and wait until my server's API answers (via OAuth). Seconds taken."""
         t0 = time.monotonic()
         r = self.http.get(f"{self.base}/hub/spawn", timeout=60)
@@ -39,7 +39,7 @@ class Person:
                 r = self.http.get(f"{self.base}/user/{self.user}/api/status", timeout=30)
                 assert r.status_code == 200, (r.status_code, r.text[:300])
                 return time.monotonic() - t0
-            time.sleep(0.5)
+            time.sleep(poll)
         raise AssertionError(f"{self.user}'s server did not answer in {timeout} s (last: {r.status_code} {r.url})")
 
     # ---- my Jupyter server

@@ -90,7 +90,11 @@ def latest_per_student(inbound: Path, part: str) -> tuple[dict[str, Handed], lis
 def _latest_change(inbound: Path, name: str) -> datetime:
     """The latest ctime of the folder and of everything inside it (links included, never followed)."""
     newest = 0.0
-    top = os.open(name, DIR_FLAGS, dir_fd=_open_dir(inbound))
+    inbound_fd = _open_dir(inbound)
+    try:
+        top = os.open(name, DIR_FLAGS, dir_fd=inbound_fd)
+    finally:
+        os.close(inbound_fd)
     try:
         newest = os.fstat(top).st_ctime
         for _dirpath, dirnames, filenames, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
@@ -102,7 +106,7 @@ def _latest_change(inbound: Path, name: str) -> datetime:
 
 
 def _open_dir(path: Path) -> int:
-    """A descriptor of `path`, refusing a link as the last component (kept open for the process: few calls)."""
+    """A descriptor of the folder `path`, refusing a link as its last component (the caller closes it)."""
     return os.open(path, DIR_FLAGS)
 
 

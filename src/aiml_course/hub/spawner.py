@@ -40,8 +40,13 @@ class CourseSpawner(LocalProcessSpawner):
     profile_dir = Unicode(help="Folder bound over /etc/profile.d (isolation.write_profile_dir).").tag(config=True)
     staff_writable = List(Unicode(), help="Extra read-write paths of this server (staff: the course directory); "
                                           "set per spawn by the pre-spawn hook.")
+    concurrent_starts = Integer(4, help="Servers starting at once (until they accept connections); the others "
+                                        "wait their turn. A class logging in together then gets its Labs in turn "
+                                        "instead of all of them sharing the CPUs until the last is ready."
+                                ).tag(config=True)
 
     _slots: ClassVar[dict[str, int]] = {}   # user → address index, for the hub's lifetime (one event loop: no race)
+    _gate: ClassVar[asyncio.Semaphore | None] = None
     _cgroup: Cgroup | None = None
     _base_cmd: list[str] | None = None
 
@@ -98,7 +103,26 @@ class CourseSpawner(LocalProcessSpawner):
             self.port = isolation.SERVER_PORT
             self.cmd = [*isolation.nsenter_argv(self.network, self.user.name), *isolation.bwrap_argv(self._view()),
                         *self._base_cmd]
-        return await super().start()
+        if CourseSpawner._gate is None:
+            CourseSpawner._gate = asyncio.Semaphore(max(1, self.concurrent_starts))
+        async with CourseSpawner._gate:
+            url = await super().start()
+            await self._until_listening(self.http_timeout)
+        return url
+
+    async def _until_listening(self, timeout: float) -> None:
+        """Wait until the new server accepts connections (or exits, or `timeout` passes: the hub then judges)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and self.proc is not None and self.proc.poll() is None:
+            try:
+                _reader, writer = await asyncio.wait_for(asyncio.open_connection(self.ip or "127.0.0.1", self.port),
+                                                         timeout=2)
+            except (TimeoutError, OSError):
+                await asyncio.sleep(0.5)
+                continue
+            writer.close()
+            return
 
     async def stop(self, now: bool = False) -> None:
         await super().stop(now=now)
