@@ -1,8 +1,9 @@
 """JupyterHub for the course on one machine: the README's embedded default (`course hub` starts it).
 
-Real OS users (PAM logins, LocalProcessSpawner: each student's server runs under their own uid), nbgrader's file
-exchange, cohorts as hub groups `cohort-<name>`, roles student / ta / instructor, the course dashboard as a
-hub-managed OAuth service, idle culling. Everything course-specific comes from course_config.py and the roster
+Real OS users (PAM logins; CourseSpawner: each person's server runs under their own uid in a network namespace,
+bubblewrap view, PID namespace and cgroup of its own — aiml_course.hub.isolation), nbgrader's file exchange,
+cohorts as hub groups `cohort-<name>`, roles student / ta / instructor, the course dashboard as a hub-managed
+OAuth service, idle culling. Everything course-specific comes from course_config.py and the roster
 (`course roster import`), so this file rarely needs editing. Paths and ports: aiml_course.hub.settings.
 For Kubernetes, LTI 1.3 and OAuth logins see hub_config/examples/.
 """
@@ -24,7 +25,7 @@ ISOLATE = S.isolate
 
 c = get_config()  # noqa: F821  (JupyterHub provides get_config)
 
-# ------------------------------------------------------------------ network: every port fixed, loopback only
+# ------------------------------------------------------------------ network: every port fixed
 c.JupyterHub.bind_url = S.public_url                                   # the proxy: the one public URL
 # the hub's API listens on the bridge's host address: servers (each in its own network namespace) reach it there,
 # and the host's firewall lets the bridge reach nothing else (isolation.setup_bridge)

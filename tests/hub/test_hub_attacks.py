@@ -293,3 +293,30 @@ def test_a_second_hub_is_refused_and_a_lost_terminal_stops_the_hub(hub: HubRun, 
                 pass
         isolation.teardown(net)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_ta_link_in_submitted_never_copies_a_secret_into_the_formgrader(hub: HubRun, exchange: HubLayout) -> None:
+    """Root mirrors submitted/ into autograded/ for the formgrader: a TA's link to the hub's admin token there is
+    not followed (else the token would land in a staff-readable file), nor is autograded/ replaced by a link."""
+    from aiml_course.hub.coursedir import share_with_staff
+    from aiml_course.hub.formgrader import _mirror_autograded
+
+    alice, ta = hub.user("alice"), hub.user("ta")
+    folder = exchange.course_dir / "submitted" / alice / PART
+    folder.mkdir(parents=True)
+    shutil.copyfile(SAMPLE, folder / f"{NOTEBOOK}.ipynb")
+    share_with_staff(exchange)
+    secret = hub.root / "state" / "admin-token"
+    assert as_user(ta, f"ln -s '{secret}' '{folder}/evil.ipynb'").returncode == 0
+
+    _mirror_autograded(exchange, alice, PART, folder)
+    copied = exchange.course_dir / "autograded" / alice / PART
+    assert sorted(p.name for p in copied.iterdir()) == [f"{NOTEBOOK}.ipynb"]
+    assert all(secret.read_text().strip() not in p.read_text() for p in copied.iterdir())
+
+    autograded = exchange.course_dir / "autograded"
+    done = as_user(ta, f"rm -rf '{autograded}' && ln -s /etc '{autograded}'")   # root must not write into /etc
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(OSError):
+        _mirror_autograded(exchange, alice, PART, folder)
+    assert not Path("/etc", alice).exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -27,8 +27,10 @@ from aiml_course.hub.coursedir import (
     declared_part,
     nbgrader_db_url,
     prepare_course_dir,
+    read_no_follow,
     share_with_staff,
 )
+from aiml_course.hub.inbound import copy_regular_files, file_into
 from aiml_course.hub.layout import HubLayout
 
 logger = logging.getLogger(__name__)
@@ -152,7 +154,8 @@ def _sync_student(gb: Any, ctx: _SyncContext, layout: HubLayout, student: str, r
                                 email=(person.email if person and person.email else None))
     folder = layout.course_dir / "submitted" / student / ctx.part.id
     stamp = folder / "timestamp.txt"
-    when: str | datetime = (stamp.read_text().strip() if stamp.is_file()
+    recorded = read_no_follow(stamp, 100)   # written by our collect; never read through a link a TA placed
+    when: str | datetime = (recorded.strip() if recorded
                             else max((r["submitted_at"] for r in rows if r["submitted_at"] is not None),
                                      default=datetime.now(UTC)).astimezone(UTC))
     submission = _submission(gb, ctx.part.id, student, when)
@@ -228,11 +231,10 @@ def _grade(gb: Any, notebook: Any, qid: str, stem: str, part: str) -> Any:
 
 def _mirror_autograded(layout: HubLayout, student: str, part: str, folder: Path) -> None:
     """course/autograded/<student>/<part>/: the formgrader counts a submission as graded only when it exists
-    with the submitted timestamp, and shows its notebooks."""
-    dest = layout.course_dir / "autograded" / student / part
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for item in folder.iterdir():
-        if item.is_file() and (item.suffix == ".ipynb" or item.name == "timestamp.txt"):
-            shutil.copyfile(item, dest / item.name)
+    with the submitted timestamp, and shows its notebooks. Copied as root from the staff-writable submitted/, so
+    only regular files, never through a link, built in root's staging folder and moved in without following one."""
+    layout.staging_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=layout.staging_dir) as tmp:
+        staged = Path(tmp) / "copy"
+        copy_regular_files(folder.parent, folder.name, staged)
+        file_into(layout.course_dir, staged, student, part, under="autograded")

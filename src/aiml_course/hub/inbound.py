@@ -167,14 +167,14 @@ def _copy_one(dirfd: int, name: str, target: Path, budget: int) -> int | str:
         os.close(fd)
 
 
-def file_into(course_dir: Path, staged: Path, student: str, part: str) -> None:
-    """Move the staged folder to course_dir/submitted/<student>/<part>, replacing an earlier one, never through
+def file_into(course_dir: Path, staged: Path, student: str, part: str, *, under: str = "submitted") -> None:
+    """Move the staged folder to course_dir/<under>/<student>/<part>, replacing an earlier one, never through
     a link (every folder on the way is opened with O_NOFOLLOW)."""
     course_fd = _open_dir(course_dir)
     fds = [course_fd]
     try:
         parent = course_fd
-        for name in ("submitted", student):
+        for name in (under, student):
             try:
                 os.mkdir(name, 0o2770, dir_fd=parent)
             except FileExistsError:
