@@ -114,8 +114,19 @@ def live_kernel_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, l
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in LIVE_CELLS.values()]
+    class FrontendClient(NotebookClient):
+        """Asks like JupyterLab does (allow_stdin=True): to the kernel, a person sits at a frontend.
+
+        Plain nbclient sends allow_stdin=False, which in_live_notebook() treats as a batch run (headless).
+        """
+
+        async def async_start_new_kernel_client(self) -> Any:
+            client = await super().async_start_new_kernel_client()
+            client.allow_stdin = True
+            return client
+
     workdir = tmp_path_factory.mktemp("live_kernel")
-    NotebookClient(
+    FrontendClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     ).execute()
     return {name: cell.outputs for name, cell in zip(LIVE_CELLS, nb.cells, strict=True)}
