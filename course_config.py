@@ -29,6 +29,14 @@ COURSE = Course(
              due=datetime(2026, 3, 13, 23, 59, tzinfo=UTC), weight=1.0),
         Part("part-04-neural-networks", title="Neural Networks: Many Neurons",
              due=datetime(2026, 3, 27, 23, 59, tzinfo=UTC), weight=1.5),
+        Part("part-05-real-data", title="Real Data and Practical Training",
+             due=datetime(2026, 4, 10, 23, 59, tzinfo=UTC), weight=1.5),
+        Part("part-06-cnns", title="Convolutional Neural Networks",
+             due=datetime(2026, 4, 24, 23, 59, tzinfo=UTC), weight=1.5),
+        Part("part-07-sequences", title="Sequences: RNNs and LSTMs",
+             due=datetime(2026, 5, 8, 23, 59, tzinfo=UTC), weight=1.5),
+        Part("part-08-attention", title="Attention and Transformers",
+             due=datetime(2026, 5, 29, 23, 59, tzinfo=UTC), weight=1.5),
     ),
     sandbox=SandboxConfig(
         backend="auto",                  # warm fork server, else bubblewrap; "docker" with a daemon; "none" = unsafe
