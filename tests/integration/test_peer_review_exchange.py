@@ -300,3 +300,20 @@ def test_packets_of_authors_who_are_also_in_the_form_list_only_aliases(hub: Hub)
         form = json.loads((hub.outbound(user) / "review.ipynb").read_text())
         tagged = [c["metadata"]["aiml_peer_review"]["alias"] for c in form["cells"] if c["cell_type"] == "code"]
         assert sorted(tagged) == sorted(p.alias for p in hub.mine(user))
+
+
+def test_staff_files_in_the_course_folder_never_run_as_root(hub: Hub, tmp_path: Path) -> None:
+    """A TA's nbgrader_config.py or traitlets.py in the staff-writable course folder: does root's release of the
+    review packets run it? (nbgrader loads nbgrader_config.py from its course root and imports from its cwd.)"""
+    marker = tmp_path / "ran-as-root"
+    planted = [hub.layout.course_dir / "nbgrader_config.py", hub.layout.course_dir / "traitlets.py"]
+    for path in planted:
+        path.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    try:
+        code, out = invoke(hub.layout.root, hub.course, "release", PART)
+        assert code == 0, out
+        assert not marker.exists(), "a file staff can write was run by root's nbgrader"
+        assert not (hub.layout.course_dir / "release").exists()   # packets are staged where staff cannot write
+    finally:
+        for path in planted:
+            path.unlink()

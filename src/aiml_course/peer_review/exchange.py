@@ -48,6 +48,7 @@ from aiml_course.peer_review.store import (
 
 MAX_FORM_BYTES = 5 * 2**20         # a filled-in form is a few kB; anything huge is not read
 STAGING, QUARANTINE = "peer-review-staging", "peer-review-quarantine"   # under the layout's state/ (0700 root)
+PRIVATE_COURSE = "peer-review-course"   # under state/: the nbgrader course root of review packets
 
 
 def review_assignment(part: str, reviewer: str) -> str:
@@ -133,7 +134,7 @@ def _release_one(layout: HubLayout, part: str, reviewer: str, pairs: list[Pair],
                  rubric: tuple[RubricItem, ...], problems: list[str]) -> Packet | None:
     """Write, release and publish one reviewer's packet; None (with a problem) when there is nothing to review."""
     assignment = review_assignment(part, reviewer)
-    folder = layout.course_dir / "release" / assignment
+    folder = _private_course(layout) / "release" / assignment
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     files: dict[str, list[str]] = {}
@@ -248,23 +249,48 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _private_course(layout: HubLayout) -> Path:
+    """The nbgrader course root of review packets: root-only (under state/), never the staff-writable course/.
+
+    nbgrader loads `nbgrader_config.py` from its course root and imports from its working folder: with course/
+    there, a TA's config file or `traitlets.py` would run as root. Packets are written and collected here instead.
+    """
+    root = layout.state_dir / PRIVATE_COURSE
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
+
+
 def _nbgrader(layout: HubLayout, *args: str, exchange: Path | None = None, timeout: int = 300) -> str:
-    """Run one nbgrader command for the course (course id, course folder and exchange from `layout`)."""
-    exe = Path(sys.executable).with_name("nbgrader")
-    exe = exe if exe.exists() else Path(shutil.which("nbgrader") or "nbgrader")
-    argv = [str(exe), *args, f"--CourseDirectory.root={layout.course_dir}",
+    """Run one nbgrader app as root for the review packets, isolated from everything staff can write:
+    `python -I` (no working folder or PYTHON* variables on the import path), its working folder the root-only
+    `layout.nbgrader_dir`, its course root `_private_course(layout)`."""
+    cwd = layout.nbgrader_dir
+    cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
+    argv = [sys.executable, "-I", "-m", "nbgrader", *args, f"--CourseDirectory.root={_private_course(layout)}",
             f"--CourseDirectory.course_id={layout.course_id}", f"--Exchange.root={exchange or layout.exchange}",
-            f"--CourseDirectory.db_url=sqlite:///{layout.nbgrader_db}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_HUB_AUTH", "NBGRADER_STUDENT_ID")}
-    env["PATH"] = os.pathsep.join([str(exe.parent), env.get("PATH", "/usr/bin:/bin")])  # its gradebook runs `alembic`
+            f"--CourseDirectory.db_url=sqlite:///{layout.state_dir / PRIVATE_COURSE / 'gradebook.db'}"]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NBGRADER_HUB_AUTH", "NBGRADER_STUDENT_ID") and not k.startswith("PYTHON")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])  # alembic
     try:
-        proc = subprocess.run(argv, cwd=layout.course_dir, env=env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise PeerReviewError(f"`nbgrader {' '.join(args)}` could not run: {exc}") from exc
     if proc.returncode != 0:
         raise PeerReviewError(f"`nbgrader {' '.join(args)}` failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
     return proc.stdout + proc.stderr
+
+
+def _collect_regular_files(layout: HubLayout, assignment: str, outcome: ReviewerOutcome) -> None:
+    """Collect the reviewer's form as the hub collects parts (hub.inbound): the owner of the inbound folder is who
+    handed it in, the system's time is the time, and only regular files are copied, never through a link (root's
+    `nbgrader collect` copied a student's link to /etc/shadow)."""
+    from aiml_course.hub.inbound import collect
+
+    inbound = layout.exchange / layout.course_id / "inbound"
+    collected = collect(inbound, _private_course(layout), layout.state_dir / STAGING / "collect", assignment,
+                        collected_stamp={})
+    outcome.notes += collected.problems
 
 
 # ---------------------------------------------------------------- collect
@@ -305,9 +331,9 @@ def collect_reviews(course: Course, gradebook: Gradebook, part: str, *, layout: 
         outcome = ReviewerOutcome(reviewer)
         assignment = review_assignment(part, reviewer)
         outcome.notes += _screen_inbound(layout, assignment, reviewer)
-        folder = layout.course_dir / "submitted" / reviewer / assignment
+        folder = _private_course(layout) / "submitted" / reviewer / assignment
         if _has_submission(layout, assignment, reviewer):
-            _nbgrader(layout, "collect", "--update", f"--student={reviewer}", assignment)
+            _collect_regular_files(layout, assignment, outcome)
         if folder.is_dir():
             outcome.submitted = True
             reviews += _read_submission(folder, part, outcome, [p.alias for p in pairs], owner, rubric)
