@@ -37,6 +37,8 @@ COURSE = Course(
              due=datetime(2026, 5, 8, 23, 59, tzinfo=UTC), weight=1.5),
         Part("part-08-attention", title="Attention and Transformers",
              due=datetime(2026, 5, 29, 23, 59, tzinfo=UTC), weight=1.5),
+        Part("part-09-gpt", title="Building GPT from Scratch",
+             due=datetime(2026, 6, 19, 23, 59, tzinfo=UTC), weight=1.5),
     ),
     sandbox=SandboxConfig(
         backend="auto",                  # warm fork server, else bubblewrap; "docker" with a daemon; "none" = unsafe
