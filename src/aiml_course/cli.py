@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ def _print_timings(report: Any) -> None:
                    f"{peak:>8}")
 
 def _print_lint_stats(target: Path) -> None:
-    from aiml_course.lint import notebook_stats
+    from aiml_course.lint import notebook_stats, waivers
 
     notebooks = sorted(target.rglob("*.ipynb")) if target.is_dir() else [target]
     click.echo(f"{'notebook':52} {'module':>13} {'words':>6} {'code':>5} {'ex':>3} {'mut':>4} {'demos':>5}")
@@ -128,6 +129,9 @@ def _print_lint_stats(target: Path) -> None:
         shown = path.relative_to(target) if target.is_dir() else path
         click.echo(f"{shown!s:52} {s.module:>13} {s.words:>6} "
                    f"{s.lesson_code_lines:>5} {s.exercises:>3} {s.mutants:>4} {s.demos:>5}")
+    for path, rule, reason in waivers(target):
+        shown = path.relative_to(target) if target.is_dir() else path
+        click.echo(f"skips {rule}: {shown} ({reason})")
 
 
 @main.command()
@@ -140,7 +144,7 @@ def _print_lint_stats(target: Path) -> None:
 @fail_cleanly
 def lint(ctx: click.Context, path: Path | None, list_rules: bool, list_features: bool, stats: bool) -> None:
     """Check notebooks against the house style (default: every notebook under source/)."""
-    from aiml_course.lint import RULES, lint_path
+    from aiml_course.lint import RULES, lint_path, waivers
 
     if list_rules:
         for rule, text in RULES.items():
@@ -159,6 +163,12 @@ def lint(ctx: click.Context, path: Path | None, list_rules: bool, list_features:
     findings = lint_path(target)
     for f in findings:
         click.echo(str(f))
+    skipped = waivers(target)
+    if skipped:
+        by_rule = Counter(rule for _, rule, _ in skipped)
+        click.secho(f"lint: {len(skipped)} rule(s) skipped with a reason ("
+                    + ", ".join(f"{rule} ×{n}" for rule, n in sorted(by_rule.items()))
+                    + "); `course lint --stats` lists them", fg="yellow")
     click.secho(f"lint: {len(findings)} finding(s) in {target}", fg="red" if findings else "green")
     sys.exit(1 if findings else 0)
 

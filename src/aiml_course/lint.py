@@ -739,6 +739,23 @@ def lint_notebook(path: Path) -> list[Finding]:
     return sorted(findings, key=lambda f: f.cell or 0)
 
 
+def waivers(path: Path) -> list[tuple[Path, str, str]]:
+    """(notebook, rule, reason) for every rule a notebook under `path` skips with a reason: debt shown, not hidden."""
+    notebooks = [path] if not path.is_dir() else sorted(
+        p for p in path.rglob("*.ipynb") if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(path).parts)
+    found = []
+    for notebook in notebooks:
+        nb = _load(notebook)
+        if isinstance(nb, str):
+            continue
+        lint = nb.aiml.get("lint", {})
+        allow = lint.get("allow", {}) if isinstance(lint, dict) else {}
+        if isinstance(allow, dict):
+            found += [(notebook, rule, reason) for rule, reason in sorted(allow.items())
+                      if isinstance(reason, str) and reason.strip()]
+    return found
+
+
 def lint_path(path: Path) -> list[Finding]:
     """Findings for a notebook, or for every notebook under a folder (sorted, skipping checkpoints)."""
     if not path.is_dir():
