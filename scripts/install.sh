@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# docker: optional backend; postgresql: gradebook tests; chromium: hub and dashboard browser tests
-APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql chromium)
+# docker: optional backend; postgresql: gradebook tests; chromium: hub and dashboard browser tests;
+# dataset-fashion-mnist: the complete Fashion-MNIST for Parts 5-6 (30 MB, offline afterwards)
+APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql chromium dataset-fashion-mnist)
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -150,8 +150,7 @@ def test_fashion_mnist_from_a_given_directory(tmp_path: Path) -> None:
 
 def test_fashion_mnist_falls_back_to_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the Debian package, are files copied into <data_dir>/fashion-mnist used?"""
-    if datasets.FASHION_MNIST_DIR.is_dir():
-        pytest.skip("dataset-fashion-mnist is installed, so the system copy wins")
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "not-installed")  # as on a machine without it
     monkeypatch.setenv("AIML_DATA_DIR", str(tmp_path))
     with pytest.raises(DatasetUnavailable, match="apt-get install dataset-fashion-mnist") as info:
         load_fashion_mnist()
