@@ -25,7 +25,6 @@ from aiml_course.importers.notebook import (
     manual_stub,
     read_notebook,
     with_solution_region,
-    without_gui_magic,
 )
 from aiml_course.importers.report import NotebookReport, QuestionLine, TestLine, Unconverted
 
@@ -153,16 +152,9 @@ def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
             report.questions.append(current)
             builder.origins[qid] = {"id": grade_id, "kind": "manual", "cell": index, "task": task}
             continue
-        if cell.cell_type == "markdown":
-            builder.markdown(src)
-        elif cell.cell_type == "code":
-            code, changed = without_gui_magic(src)
-            builder.code(code)
-            if changed:
-                report.unconverted.append(Unconverted(index, "%matplotlib magic", "commented out: plots render "
-                                                      "headless in the sandbox, and the magic fails there"))
-        else:
-            builder.raw(src)
+        note = builder.plain(cell.cell_type, src)
+        if note:
+            report.unconverted.append(Unconverted(index, "%matplotlib magic", note))
     flush()
     for q in report.questions:
         if q.kind == "code" and not q.tests:

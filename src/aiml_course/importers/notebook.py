@@ -58,6 +58,20 @@ class NotebookBuilder:
     def markdown(self, text: str) -> None:
         self.cells.append(nbformat.v4.new_markdown_cell(text))
 
+    def plain(self, cell_type: str, text: str) -> str | None:
+        """Copy a cell that is no question's: markdown and raw as they are (an empty raw cell is dropped), code
+        with GUI magics commented out. Returns what the import report should say about it, if anything."""
+        if cell_type == "markdown":
+            self.markdown(text)
+        elif cell_type == "code":
+            code, changed = without_gui_magic(text)
+            self.code(code)
+            if changed:
+                return "commented out: plots render headless in the sandbox, and the magic fails there"
+        elif text.strip():
+            self.raw(text)
+        return None
+
     def raw(self, text: str) -> None:
         self.cells.append(nbformat.v4.new_raw_cell(text))
 

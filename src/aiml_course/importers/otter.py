@@ -26,7 +26,6 @@ from aiml_course.importers.notebook import (
     NotebookBuilder,
     cell_source,
     read_notebook,
-    without_gui_magic,
 )
 from aiml_course.importers.report import NotebookReport, QuestionLine, TestLine, Unconverted
 
@@ -165,16 +164,9 @@ def import_notebook(path: Path, stem: str) -> tuple[Any, NotebookReport]:
                 report.unconverted.append(Unconverted(index, f"{cell.cell_type} solution cell of {qline.foreign_id}",
                                                       "solution text of an autograded question: left out"))
             continue
-        if cell.cell_type == "markdown":
-            builder.markdown(src)
-        elif cell.cell_type == "code":
-            code, changed = without_gui_magic(src)
-            builder.code(code)
-            if changed:
-                report.unconverted.append(Unconverted(index, "%matplotlib magic", "commented out: plots render "
-                                                      "headless in the sandbox, and the magic fails there"))
-        elif src.strip():
-            builder.raw(src)
+        note = builder.plain(cell.cell_type, src)
+        if note:
+            report.unconverted.append(Unconverted(index, "%matplotlib magic", note))
     for q in report.questions:
         if q.kind == "code" and not q.tests:
             report.unconverted.append(Unconverted(builder.origins[q.qid]["cell"], f"question {q.foreign_id}",
