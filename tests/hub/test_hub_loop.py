@@ -199,6 +199,25 @@ def _visit(hub: HubRun, page: Any, user: str, shots: Path) -> None:
         page.screenshot(path=str(shots / "instructor-lab-formgrader.png"))
 
 
+def _scroll_until_visible(page: Any, target: Any, *, timeout_s: float) -> None:
+    """Lab 4 renders only the cells near the viewport (windowed notebook): sweep the notebook from the top until
+    `target` is on the page and visible, while Run All may still be executing."""
+    scroller = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        scroller.evaluate("el => { el.scrollTop = 0; }")
+        for _ in range(80):
+            if target.count() and target.is_visible():
+                target.scroll_into_view_if_needed()
+                return
+            at_end = scroller.evaluate("el => { const before = el.scrollTop; el.scrollBy(0, el.clientHeight / 2);"
+                                       " return el.scrollTop === before; }")
+            page.wait_for_timeout(150)
+            if at_end:
+                break
+    raise AssertionError(f"no demo slider appeared in Lab within {timeout_s} s")
+
+
 def test_a_demo_slider_redraws_its_output_in_lab(hub: HubRun, tmp_path: Path) -> None:
     """In a real Lab on the hub, run a released notebook and drag a demo's slider: does its output change?"""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -225,7 +244,7 @@ def test_a_demo_slider_redraws_its_output_in_lab(hub: HubRun, tmp_path: Path) ->
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
             page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
             slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
-            slider.wait_for(timeout=120_000)
+            _scroll_until_visible(page, slider, timeout_s=180)
             box = page.locator(".widget-interact, .jupyter-widgets.widget-vbox").filter(has=slider).first
             output = box.locator(".jp-OutputArea-output, .widget-output").first
             output.wait_for(timeout=60_000)
