@@ -10,7 +10,7 @@ import pytest
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from aiml_course.lint import RULES, Finding, lint_notebook, lint_path
+from aiml_course.lint import RULES, Finding, lint_notebook, lint_path, waivers
 
 Cells = list[NotebookNode]
 
@@ -590,6 +590,22 @@ def test_allow_with_reason_silences_the_rule(tmp_path: Path) -> None:
     cells = without_demos()
     replace_in(cells, "value_0 = 0 * 2", "%matplotlib inline\nvalue_0 = 0 * 2")
     assert {f.rule for f in lint(tmp_path, cells, aiml)} == {"no-magic-matplotlib"}
+
+
+def test_rules_skipped_with_a_reason_are_shown_not_hidden(tmp_path: Path) -> None:
+    """Are skipped rules listed (waivers) and counted by `course lint`, while an empty reason is not a waiver?"""
+    from click.testing import CliRunner
+
+    from aiml_course.cli import main
+
+    write(tmp_path, without_demos(), {**METADATA["aiml"], "lint": {"allow": {"demos": "A reading-only module."}}},
+          name="a.ipynb")
+    write(tmp_path, compliant_cells(), {**METADATA["aiml"], "lint": {"allow": {"size": ""}}}, name="b.ipynb")
+    assert waivers(tmp_path) == [(tmp_path / "a.ipynb", "demos", "A reading-only module.")]
+    result = CliRunner().invoke(main, ["lint", str(tmp_path)])
+    assert "1 rule(s) skipped with a reason (demos ×1)" in result.output
+    stats = CliRunner().invoke(main, ["lint", "--stats", str(tmp_path)])
+    assert "skips demos: a.ipynb (A reading-only module.)" in stats.output
 
 
 def test_allow_lightning_for_a_hand_written_loop(tmp_path: Path) -> None:
