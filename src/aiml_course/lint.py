@@ -741,10 +741,8 @@ def lint_notebook(path: Path) -> list[Finding]:
 
 def waivers(path: Path) -> list[tuple[Path, str, str]]:
     """(notebook, rule, reason) for every rule a notebook under `path` skips with a reason: debt shown, not hidden."""
-    notebooks = [path] if not path.is_dir() else sorted(
-        p for p in path.rglob("*.ipynb") if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(path).parts)
     found = []
-    for notebook in notebooks:
+    for notebook in _notebooks_under(path):
         nb = _load(notebook)
         if isinstance(nb, str):
             continue
@@ -756,16 +754,19 @@ def waivers(path: Path) -> list[tuple[Path, str, str]]:
     return found
 
 
+def _notebooks_under(path: Path) -> list[Path]:
+    """`path` itself, or every notebook under the folder `path` (sorted, skipping checkpoints)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*.ipynb")
+                  if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(path).parts)
+
+
 def lint_path(path: Path) -> list[Finding]:
     """Findings for a notebook, or for every notebook under a folder (sorted, skipping checkpoints)."""
     if not path.is_dir():
         return lint_notebook(path)
-    notebooks = sorted(
-        p
-        for p in path.rglob("*.ipynb")
-        if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(path).parts
-    )
-    return [finding for notebook in notebooks for finding in lint_notebook(notebook)]
+    return [finding for notebook in _notebooks_under(path) for finding in lint_notebook(notebook)]
 
 
 @dataclass(frozen=True, slots=True)
