@@ -75,17 +75,20 @@ def build(ctx: click.Context, part: str | None, backend: str | None, no_cache: b
 @click.argument("part", required=False)
 @SANDBOX_OPTION
 @click.option("--timings", is_flag=True, help="Also print each notebook's sandbox time per run and peak memory.")
+@click.option("--only", metavar="GLOB", help="Validate only the notebooks whose file stem matches, e.g. '2.1*'.")
 @click.pass_context
 @fail_cleanly
-def validate(ctx: click.Context, part: str | None, backend: str | None, timings: bool) -> None:
+def validate(ctx: click.Context, part: str | None, backend: str | None, timings: bool, only: str | None) -> None:
     """Run every source notebook: solution = full marks, stub = zero, release/ in sync."""
     from aiml_course.validate import validate_part
 
     course = course_from(ctx)
+    if only is not None and part is None:
+        raise click.UsageError("--only needs a PART, e.g. `course validate part-02-first-neuron --only '2.1*'`")
     all_ok = True
     for part_id in _parts(course, part):
         report = validate_part(course, part_id, _sandbox(course, backend, part_id),
-                               progress=lambda name: click.echo(f"  running {name}", err=True))
+                               progress=lambda name: click.echo(f"  running {name}", err=True), only=only)
         click.echo(f"\n{part_id}")
         click.echo(f"  {'notebook':32} {'qs':>3} {'pub':>4} {'hid':>4} {'solution':>12} {'stub':>10} "
                    f"{'mutants':>8} {'time':>7}  ok")

@@ -12,6 +12,7 @@ default, so no run pays the libraries' imports). Every run's wall time and peak 
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -175,9 +176,11 @@ def validate_notebook(course: Course, part: str, path: Path, sandbox: Sandbox, p
 
 
 def validate_part(course: Course, part: str, sandbox: Sandbox,
-                  progress: Callable[[str], None] | None = None) -> ValidationReport:
+                  progress: Callable[[str], None] | None = None, only: str | None = None) -> ValidationReport:
     """Validate every notebook of `part`: `workers` notebooks at once (each building its solution run), their
-    stub, lesson and mutant runs on a second pool of the same size, so at most 2 × workers sandboxes run."""
+    stub, lesson and mutant runs on a second pool of the same size, so at most 2 × workers sandboxes run.
+    `only` (a glob on the notebook's file stem) validates just those notebooks; release/ sync is then checked
+    for them alone."""
     report = ValidationReport(part)
     built_all = BuildResult(part)
     workers = max(1, course.sandbox.workers or 1)
@@ -189,12 +192,17 @@ def validate_part(course: Course, part: str, sandbox: Sandbox,
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-run") as runs, \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-notebook") as notebooks:
-        futures = [notebooks.submit(one, path) for path in source_notebooks(course, part)]
+        paths = [p for p in source_notebooks(course, part) if only is None or fnmatch.fnmatchcase(p.stem, only)]
+        if not paths:
+            raise CourseError(f"{part}: no source notebook matches {only!r}")
+        futures = [notebooks.submit(one, path) for path in paths]
         report.notebooks = [f.result() for f in futures]  # in source order, whatever finished first
     by_name = {n.notebook: i for i, n in enumerate(report.notebooks)}
     built_all.notebooks.sort(key=lambda b: by_name.get(b.spec.stem, len(by_name)))
     if all(n.ok for n in report.notebooks):
         report.sync_problems = out_of_sync(course, built_all)
+        if only is not None:  # the other notebooks' files were not built here: they are not stale
+            report.sync_problems = [p for p in report.sync_problems if not p.startswith("stale file ")]
     return report
 
 

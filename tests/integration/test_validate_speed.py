@@ -62,3 +62,18 @@ def test_validate_timings_table(mini_course: Course) -> None:
     assert "peak MB" in table[1]
     row = next(line for line in table if line.strip().startswith("1.1-mini")).split()
     assert row[1].endswith("s") and float(row[1][:-1]) > 0 and float(row[-1]) > 0, row
+
+
+def test_validate_only_runs_the_matching_notebooks(mini_course: Course) -> None:
+    """Does `course validate PART --only GLOB` validate just the notebooks whose stem matches, say so by name when
+    none does, and refuse --only without a PART?"""
+    folder = mini_course.source_dir / PART
+    shutil.copy(folder / "1.1-mini.ipynb", folder / "1.2-mini.ipynb")
+    cfg = ["--config", str(mini_course.root / "course_config.py")]
+    report = validate_part(mini_course, PART, ForkServerSandbox(Limits(wall_seconds=60, cell_seconds=20)),
+                           only="1.2*")
+    assert [n.notebook for n in report.notebooks] == ["1.2-mini"]
+    none = CliRunner().invoke(main, [*cfg, "validate", PART, "--only", "9.9*"])
+    assert none.exit_code != 0 and "no source notebook matches '9.9*'" in none.output, none.output
+    bare = CliRunner().invoke(main, [*cfg, "validate", "--only", "1.1*"])
+    assert bare.exit_code != 0 and "--only needs a PART" in bare.output, bare.output
