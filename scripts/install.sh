@@ -17,8 +17,21 @@ if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
   fi
+  # r-cran-janeaustenr: Jane Austen's six novels for Part 9 (1.6 MB). Its package depends on R (r-base-core), which
+  # the course never runs (aiml_notebooks reads the R data with pip's rdata), so unpack the .deb's files only.
+  austen=/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb
+  if [[ ! -f $austen ]]; then
+    echo "install: r-cran-janeaustenr (files only, without R)"
+    deb_dir=$(mktemp -d) && chmod 755 "$deb_dir"  # apt downloads as its _apt user
+    (cd "$deb_dir" && apt-get download -qq r-cran-janeaustenr >/dev/null) \
+      && dpkg-deb -x "$deb_dir"/r-cran-janeaustenr_*.deb / \
+      || echo "install: r-cran-janeaustenr unavailable (Part 9's Austen corpus will be missing)" >&2
+    rm -rf "$deb_dir"
+  fi
 else
   echo "install: not root; make sure these Debian packages are installed: ${APT_PACKAGES[*]}" >&2
+  echo "install: and r-cran-janeaustenr's files: apt-get download r-cran-janeaustenr; dpkg-deb -x it into \
+a folder; copy its usr/lib/R/site-library/janeaustenr to \$AIML_DATA_DIR/janeaustenr" >&2
 fi
 
 PY=/usr/bin/python3
