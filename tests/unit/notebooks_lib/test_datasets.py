@@ -304,7 +304,9 @@ def test_real_austen() -> None:
     """Do the six novels load in publication order, with the sizes and the 81-character vocabulary Part 9 uses?"""
     text = load_text("austen")
     books = datasets._load_rdb(datasets.AUSTEN_RDATA)
-    sizes = {name: len("\n".join("" if line is None else str(line) for line in books[name])) for name in books}
+    sizes = {
+        name: len("\n".join("" if line is None else str(line) for line in books[name])) for name in books
+    }
     assert sizes == {
         "sensesensibility": 673_687, "prideprejudice": 684_767, "mansfieldpark": 883_278,
         "emma": 883_027, "northangerabbey": 433_410, "persuasion": 466_853,
