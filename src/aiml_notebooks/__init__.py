@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "draw_neuron": "drawing",
     "draw_axes": "drawing",
     "draw_boxes": "drawing",
+    "draw_jumps": "drawing",
     # exercises
     "case": "checks",
     "check": "checks",

@@ -8,6 +8,7 @@ Notebooks import these instead of carrying their own copies ("drawing code: you 
 - `draw_neuron(ax, inputs, weights, bias)`: inputs, weighted arrows and the neuron circle.
 - `draw_axes(ax, lo, hi)`: two number lines crossing at (0, 0) on square grid paper.
 - `draw_boxes(ax, values)`: a row or table of numbers as boxes with their indices.
+- `draw_jumps(ax, start, jumps, colour, title)`: a number line with curved arrows, one per jump (1.2's operations).
 
 Every `draw_*` function takes a matplotlib Axes, draws on it and returns nothing that a test needs except where
 stated; matplotlib is imported inside the functions, so `fmt` costs nothing to import.
@@ -196,3 +197,31 @@ def draw_boxes(ax: Any, values: Any, title: str = "") -> tuple[int, int]:
     if title:
         ax.set_title(title, fontsize=10)
     return rows, cols
+
+
+def draw_jumps(ax: Any, start: float, jumps: Sequence[float], colour: str, title: str) -> list[float]:
+    """A number line with one curved arrow per jump, from `start` (hollow dot) to the end (filled dot).
+
+    A negative jump goes left. Returns the positions visited, start first.
+    """
+    positions = [start]
+    for jump in jumps:
+        positions.append(positions[-1] + jump)
+    lo, hi = math.floor(min(positions + [0])) - 1, math.ceil(max(positions + [0])) + 1
+    ax.axhline(0, color="grey", lw=1, zorder=1)
+    for tick in range(lo, hi + 1):
+        ax.plot([tick, tick], [-0.08, 0.08], color="grey", lw=1)
+        ax.text(tick, -0.25, str(tick), ha="center", va="top", fontsize=8)
+    for left, right in zip(positions, positions[1:]):
+        xs = [left + (right - left) * i / 20 for i in range(21)]
+        ys = [0.5 * 4 * (i / 20) * (1 - i / 20) for i in range(21)]  # a low arch, 0.5 high
+        ax.plot(xs, ys, color=colour, lw=2)
+        ax.annotate("", xy=(xs[-1], ys[-1]), xytext=(xs[-3], ys[-3]), arrowprops=dict(arrowstyle="-|>", color=colour, lw=2))
+        ax.text((left + right) / 2, 0.58, fmt(right - left), ha="center", fontsize=8, color=colour)
+    ax.plot(positions[0], 0, "o", markerfacecolor="white", markeredgecolor=colour, markersize=8, zorder=3)
+    ax.plot(positions[-1], 0, "o", color=colour, markersize=8, zorder=3)
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    ax.set_ylim(-0.6, 0.9)
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+    return positions

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from aiml_notebooks import draw_axes, draw_boxes, draw_chain, draw_neuron, fmt, written_sum
+from aiml_notebooks import draw_axes, draw_boxes, draw_chain, draw_jumps, draw_neuron, fmt, written_sum
 
 
 @pytest.mark.parametrize(
@@ -70,4 +70,12 @@ def test_draw_axes_and_boxes() -> None:
     assert draw_boxes(b, [2, 5, 8]) == (1, 3)
     with pytest.raises(ValueError):
         draw_boxes(b, np.zeros((2, 2, 2)))
+    plt.close(fig)
+
+
+def test_draw_jumps_returns_positions_and_labels_each_jump() -> None:
+    fig, ax = plt.subplots()
+    assert draw_jumps(ax, 7, [-2, -2, -2], "red", "7 − 6") == [7, 5, 3, 1]
+    assert [t.get_text() for t in ax.texts].count("-2") == 3
+    assert draw_jumps(ax, 0, [], "blue", "nothing") == [0]
     plt.close(fig)
