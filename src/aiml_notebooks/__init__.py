@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     # checkpoints the course trained for longer than a student run allows
     "load_checkpoint": "pretrained",
     "checkpoint_info": "pretrained",
+    # the course's tiny GPT (Part 9) and its trained checkpoint, which Parts 10-11 start from
+    "TinyGPT": "gpt",
+    "load_pretrained_gpt": "gpt",
 }
 
 __all__ = sorted(_EXPORTS)
