@@ -64,6 +64,7 @@ def save_checkpoint(name: str, payload: dict[str, Any], info: dict[str, Any],
     with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
         torch.save(payload, handle)
         temporary = Path(handle.name)
+    temporary.chmod(0o644)  # NamedTemporaryFile makes 0600; graders and students read it as other users
     size = temporary.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         temporary.unlink()

@@ -26,6 +26,7 @@ def test_save_then_load_round_trips_tensors_and_plain_data(tmp_path: Path, monke
     info = pretrained.checkpoint_info("tiny")
     assert info["metrics"] == {"val_loss": 2.0} and info["bytes"] == (tmp_path / "tiny.pt").stat().st_size
     assert not list(tmp_path.glob("*.tmp"))
+    assert (tmp_path / "tiny.pt").stat().st_mode & 0o777 == 0o644, "others (the sandbox's user) must read it"
 
 
 def test_a_missing_checkpoint_names_its_rebuild_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
