@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # docker: optional backend; postgresql: gradebook tests; chromium: hub and dashboard browser tests;
-# dataset-fashion-mnist: the complete Fashion-MNIST for Parts 5-6 (30 MB, offline afterwards)
-APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql chromium dataset-fashion-mnist)
+# dataset-fashion-mnist: the complete Fashion-MNIST for Parts 5-6 (30 MB, offline afterwards);
+# bible-kjv: the King James Bible (with bible-kjv-text, 2.5 MB), a corpus of Part 9 (load_text("kjv"))
+APT_PACKAGES=(bubblewrap docker.io debootstrap postgresql chromium dataset-fashion-mnist bible-kjv)
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
