@@ -90,3 +90,28 @@ def test_manual_questions_parse_render_and_never_leak_their_model_answer(tmp_pat
     nbformat.write(nb, path)
     with pytest.raises(AuthoringError, match="already a question"):
         parse_notebook(path)
+
+
+@pytest.mark.parametrize("cell_type, text", [
+    ("markdown", "Explain why.\n<!-- MANUAL why 1 -->\nBecause the model answer says so."),
+    ("markdown", "Some prose\n  <!-- HINTS q1 -->"),
+    ("code", "x = 1\n# HIDDEN TESTS q1\n@case(compare='equal')\ndef t():\n    return f(2)"),
+    ("code", "# the model answer\n# MANUAL q2 1\nprint('secret')"),
+    ("code", "y = 2\n# JUDGE\ndef judge(v):\n    return 1.0"),
+])
+def test_a_directive_below_a_cells_first_line_is_refused_not_released(tmp_path: Path, cell_type: str,
+                                                                      text: str) -> None:
+    """A directive counts only on a cell's first line; further down it would be plain text that reaches students
+    (a model answer, hidden tests, a judge). Is it refused with the notebook, cell and line named?"""
+    import nbformat
+
+    from aiml_course.authoring.parse import parse_notebook
+    from aiml_course.errors import AuthoringError
+
+    nb = nbformat.v4.new_notebook()
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), make(text)]
+    path = tmp_path / "buried.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(AuthoringError, match=r"buried\.ipynb, cell 2: the directive .* is on line \d"):
+        parse_notebook(path)

@@ -307,6 +307,7 @@ def parse_notebook(path: Path) -> NotebookSpec:
     for index, node in enumerate(nb.cells, 1):
         src = _source(node)
         first = src.split("\n", 1)[0].strip()
+        _refuse_buried_directive(src, node.cell_type, path, index)
         if node.cell_type == "code":
             if MUTANT_DIRECTIVE.match(first):
                 mutant = parse_mutant(src, cells, path=path, cell=index)
@@ -373,6 +374,24 @@ def parse_notebook(path: Path) -> NotebookSpec:
             cells.append(Cell(index, node))
     _check_consistency(path, questions, pending_tests, hints, cells)
     return NotebookSpec(path, nb, cells, questions, probes, judges)
+
+
+def _refuse_buried_directive(src: str, cell_type: str, path: Path, index: int) -> None:
+    """A directive counts only on a cell's first line. One written further down would be plain text, so a model
+    answer, hidden tests or a judge would reach release/: refuse it by name instead."""
+    for number, line in enumerate(src.split("\n")[1:], 2):
+        text = line.strip()
+        if cell_type == "code":
+            buried = CODE_DIRECTIVE.match(text) or MANUAL_CODE.match(text) or MUTANT_LINE.match(text) \
+                or LESSON_ONLY.match(text)
+        elif cell_type == "markdown":
+            buried = MANUAL_MD.match(text) or MD_DIRECTIVE.match(text)
+        else:
+            buried = None
+        if buried:
+            raise AuthoringError(f"the directive {text!r} is on line {number}: a directive counts only as the "
+                                 "first line of its own cell (here its content would reach students); move it "
+                                 "to the top of a new cell", notebook=path, cell=index)
 
 
 def _manual(questions: dict[str, Question], cells: list[Cell], node: Any, index: int, qid: str, points: float,
