@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "draw_axes": "drawing",
     "draw_boxes": "drawing",
     "draw_jumps": "drawing",
+    "draw_decision_map": "drawing",
     # exercises
     "case": "checks",
     "check": "checks",

@@ -9,6 +9,7 @@ Notebooks import these instead of carrying their own copies ("drawing code: you 
 - `draw_axes(ax, lo, hi)`: two number lines crossing at (0, 0) on square grid paper.
 - `draw_boxes(ax, values)`: a row or table of numbers as boxes with their indices.
 - `draw_jumps(ax, start, jumps, colour, title)`: a number line with curved arrows, one per jump (1.2's operations).
+- `draw_decision_map(ax, predict, X, y, names)`: a two-feature classifier's colour map, 0.5 line and points.
 
 Every `draw_*` function takes a matplotlib Axes, draws on it and returns nothing that a test needs except where
 stated; matplotlib is imported inside the functions, so `fmt` costs nothing to import.
@@ -225,3 +226,41 @@ def draw_jumps(ax: Any, start: float, jumps: Sequence[float], colour: str, title
     ax.axis("off")
     ax.set_title(title, fontsize=10)
     return positions
+
+
+def draw_decision_map(
+    ax: Any,
+    predict: Any,
+    X: Any,
+    y: Any,
+    names: Sequence[str],
+    axis_names: Sequence[str] = ("x1", "x2"),
+    title: str = "",
+    padding: float = 0.7,
+    grid_points: int = 150,
+) -> Any:
+    """A two-feature classifier's map: colours for its output, the black 0.5 line, and the points by label.
+
+    `predict(rows)` takes an (N, 2) array of spots and returns N outputs between 0 and 1 (blue near 0, red near 1).
+    `X` is (N, 2), `y` holds labels 0/1 and `names` the two label names. The map starts at 0 at the lowest on both
+    axes (lengths cannot be negative) and reaches `padding` beyond the points. Returns the grid of outputs.
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    g1 = np.linspace(max(0.0, X[:, 0].min() - padding), X[:, 0].max() + padding, grid_points)
+    g2 = np.linspace(max(0.0, X[:, 1].min() - padding), X[:, 1].max() + padding, grid_points)
+    G1, G2 = np.meshgrid(g1, g2)
+    out = np.asarray(predict(np.column_stack([G1.ravel(), G2.ravel()])), dtype=float).reshape(G1.shape)
+    ax.contourf(G1, G2, out, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.6)
+    if out.min() < 0.5 < out.max():  # the boundary only where it crosses the map
+        ax.contour(G1, G2, out, levels=[0.5], colors="k", linewidths=2)
+    for label, colour in ((0, "tab:blue"), (1, "tab:orange")):
+        pts = X[y == label]
+        ax.scatter(pts[:, 0], pts[:, 1], c=colour, edgecolor="k", s=30, label=f"{label} = {names[label]}")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return out

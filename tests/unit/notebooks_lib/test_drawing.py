@@ -10,7 +10,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from aiml_notebooks import draw_axes, draw_boxes, draw_chain, draw_jumps, draw_neuron, fmt, written_sum
+from aiml_notebooks import (
+    draw_axes,
+    draw_boxes,
+    draw_chain,
+    draw_decision_map,
+    draw_jumps,
+    draw_neuron,
+    fmt,
+    written_sum,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,4 +87,17 @@ def test_draw_jumps_returns_positions_and_labels_each_jump() -> None:
     assert draw_jumps(ax, 7, [-2, -2, -2], "red", "7 − 6") == [7, 5, 3, 1]
     assert [t.get_text() for t in ax.texts].count("-2") == 3
     assert draw_jumps(ax, 0, [], "blue", "nothing") == [0]
+    plt.close(fig)
+
+
+def test_draw_decision_map_paints_outputs_and_both_labels() -> None:
+    fig, ax = plt.subplots()
+    X = np.array([[1.0, 0.2], [1.5, 0.3], [4.5, 1.4], [5.0, 1.6]])
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    out = draw_decision_map(ax, lambda rows: 1 / (1 + np.exp(-(rows @ np.array([1.0, 1.0]) - 4.0))), X, y,
+                            ["small", "big"], grid_points=20, title="map")
+    assert out.shape == (20, 20)
+    assert 0.0 < out.min() < 0.5 < out.max() < 1.0
+    assert [c.get_label() for c in ax.collections if c.get_label().startswith(("0 =", "1 ="))] == ["0 = small", "1 = big"]
+    assert ax.get_title() == "map"
     plt.close(fig)
