@@ -7,7 +7,9 @@ every grading process of the machine — `course grade`, `validate`, `build`, `d
 has had no connection for `idle_seconds`. Configuration arrives as one JSON line on stdin.
 
 Each connection (one grading thread) is served by a forked handler; each request, one JSON line, is answered with
-one JSON line. For a request the handler forks a child that builds the bwrap backend's isolation with the
+one JSON line. A request with `"stdin": true` was preceded by a file descriptor (SCM_RIGHTS, sent with a bare
+newline): the script's stdin, e.g. the hidden probes in a memory-only file. Only the descriptor passes through
+the server, never its contents, so nothing forked from the server holds them in memory. For a request the handler forks a child that builds the bwrap backend's isolation with the
 kernel's own calls — new mount, PID, network, IPC and UTS namespaces, a fresh tmpfs root holding read-only binds of
 /usr and the Python environment plus the job folders, `pivot_root`, the job's cgroup, rlimits, every capability
 dropped, uid/gid 65534, no_new_privs — and then runs the requested script in-process, where the heavy imports are
@@ -58,14 +60,14 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
                        ctypes.c_ulong(flags), data and data.encode()), f"mount {source} on {target}")
 
 
-def _bind(source: str, target: str, *, writable: bool = False) -> None:
+def _bind(source: str, target: str, *, writable: bool = False, device: bool = False) -> None:
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
     _mount(source, target, None, MS_BIND | MS_REC)
-    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if device else MS_NODEV) | (0 if writable else MS_RDONLY)
     _mount(None, target, None, flags)
 
 
@@ -89,7 +91,7 @@ def _build_root(root: str, req: dict[str, Any]) -> None:
     _bind(f"{job}/out", f"{root}/job/out", writable=True)
     os.makedirs(f"{root}/dev")
     for dev in ("null", "zero", "random", "urandom"):
-        _bind(f"/dev/{dev}", f"{root}/dev/{dev}", writable=True)
+        _bind(f"/dev/{dev}", f"{root}/dev/{dev}", writable=True, device=True)  # usable, as in bwrap's /dev
     os.makedirs(f"{root}/proc")
     os.makedirs(f"{root}/.old")
     import platform
@@ -112,8 +114,9 @@ def _drop_privileges() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def _child(req: dict[str, Any]) -> int:
-    """Runs in the forked child (root): isolate, drop privileges, run the script. Returns an exit status."""
+def _child(req: dict[str, Any], stdin: int | None = None) -> int:
+    """Runs in the forked child (root): isolate, drop privileges, run the script (with `stdin` as its fd 0, else
+    /dev/null). Returns an exit status."""
     os.setsid()
     for procs in req["cgroup_procs"]:
         with open(procs, "w") as f:
@@ -137,6 +140,7 @@ def _child(req: dict[str, Any]) -> int:
     _drop_privileges()
     worker = os.fork()  # like bwrap: PID 1 only reaps; the program runs as PID 2, so it can signal itself
     if worker:
+        os.closerange(3, 65536)  # PID 1 keeps no way to the job's stdin (or anything else of the server's)
         while True:
             try:
                 done, status = os.waitpid(-1, 0)
@@ -145,7 +149,7 @@ def _child(req: dict[str, Any]) -> int:
             if done == worker:
                 os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
                          else 128 + os.WTERMSIG(status))
-    os.dup2(null, 0)
+    os.dup2(null if stdin is None else stdin, 0)
     os.dup2(out, 1)
     os.dup2(err, 2)
     os.closerange(3, 65536)
@@ -198,13 +202,14 @@ def _kill_job(pid: int, cgroup_procs: list[str]) -> None:
             pass
 
 
-def serve_one(req: dict[str, Any], conn: socket.socket | None = None) -> dict[str, Any] | None:
+def serve_one(req: dict[str, Any], conn: socket.socket | None = None,
+              stdin: int | None = None) -> dict[str, Any] | None:
     """Run one job to its end or its wall-clock limit; None when the client went away (the job was killed)."""
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
-            code = _child(req)
+            code = _child(req, stdin)
         except BaseException as exc:  # isolation failed: say so, never run student code half-isolated
             try:
                 os.write(2, f"fork server: sandbox setup failed: {exc}\n".encode())
@@ -237,13 +242,16 @@ def serve_one(req: dict[str, Any], conn: socket.socket | None = None) -> dict[st
 
 
 def _handle(conn: socket.socket) -> None:
-    """Serve one grading thread's connection: one JSON request line in, one JSON reply line out."""
+    """Serve one grading thread's connection: one JSON request line in, one JSON reply line out (a request
+    that asks for stdin takes the oldest descriptor received and not yet used)."""
     buffer = b""
+    fds: list[int] = []
     while True:
         try:
-            data = conn.recv(1 << 16)
+            data, received, _flags, _addr = socket.recv_fds(conn, 1 << 16, 4)
         except OSError:
             return
+        fds.extend(received)
         if not data:
             return
         buffer += data
@@ -251,11 +259,20 @@ def _handle(conn: socket.socket) -> None:
             line, buffer = buffer.split(b"\n", 1)
             if not line.strip():
                 continue
+            stdin = None
             try:
-                reply = serve_one(json.loads(line), conn)
+                req = json.loads(line)
+                if isinstance(req, dict) and req.get("stdin"):
+                    if not fds:
+                        raise ValueError("the request's stdin descriptor did not arrive")
+                    stdin = fds.pop(0)
+                reply = serve_one(req, conn, stdin)
             except Exception as exc:  # a bad request must not take the handler down
                 reply = {"exit": SETUP_FAILED, "timed_out": False, "wall": 0.0,
                          "error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                if stdin is not None:
+                    os.close(stdin)
             if reply is None:
                 return
             try:

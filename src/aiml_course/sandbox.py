@@ -352,6 +352,21 @@ def _tail(path: Path, limit: int = 8000) -> str:
         return ""
 
 
+def late_file(data: bytes) -> int:
+    """A memory-only file holding `data`, positioned at its start: the hidden material a runner reads on stdin.
+    It lives in no folder, so nothing mounted into a sandbox can reach it; the caller closes it."""
+    fd = os.memfd_create("aiml-late", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _cgroup_name(job_root: Path) -> str:
     """Named after the job and its grader, so that a later grader can remove it if this one dies."""
     return f"{job_root.name}-{owner_tag()}-{uuid.uuid4().hex[:8]}"
@@ -403,8 +418,9 @@ class Sandbox:
             if os.path.ismount(job_root / sub):
                 subprocess.run(["umount", "-l", str(job_root / sub)], capture_output=True)
 
-    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
-        """Run `script` with `script_args` for the job in `job_root`, under the limits."""
+    def run(self, job_root: Path, script: Path, script_args: list[str], *, late: bytes | None = None) -> RunResult:
+        """Run `script` with `script_args` for the job in `job_root`, under the limits. `late` (the hidden probes
+        and the seed) becomes the script's stdin, from a memory-only file that no folder of the sandbox holds."""
         self.prepare(job_root)
         cgroup = Cgroup(_cgroup_name(job_root), self.limits)
         limits = self.limits
@@ -424,14 +440,18 @@ class Sandbox:
         argv, fds = self._command(job_root, script, script_args)
         start = time.monotonic()
         timed_out = False
+        stdin = late_file(late) if late is not None else None
         try:
             with out_path.open("wb") as out, err_path.open("wb") as err:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=fds,
-                                        env=self._env(job_root), cwd=job_root / "work", preexec_fn=in_child,
-                                        start_new_session=True)
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=out,
+                                        stderr=err, pass_fds=fds, env=self._env(job_root), cwd=job_root / "work",
+                                        preexec_fn=in_child, start_new_session=True)
                 for fd in fds:
                     os.close(fd)
                 fds = ()
+                if stdin is not None:
+                    os.close(stdin)
+                    stdin = None
                 usage = _wait_with_usage(proc, start + limits.wall_seconds)
                 if usage is None:
                     timed_out = True
@@ -442,7 +462,7 @@ class Sandbox:
                     cgroup.kill_all()
                     usage = _wait_with_usage(proc, None)
         finally:
-            for fd in fds:
+            for fd in (*fds, *(() if stdin is None else (stdin,))):
                 os.close(fd)
         wall = time.monotonic() - start
         cgroup.kill_all()  # leftovers (double forks) never outlive the run
@@ -733,9 +753,9 @@ class ForkServerSandbox(BwrapSandbox):
             self._connections.clear()
         self._local = threading.local()
 
-    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
+    def run(self, job_root: Path, script: Path, script_args: list[str], *, late: bytes | None = None) -> RunResult:
         if self.fallback is not None and getattr(self, "_using_fallback", False):
-            return self.fallback.run(job_root, script, script_args)
+            return self.fallback.run(job_root, script, script_args, late=late)
         try:
             conn, reader = self._connection()
         except SandboxUnavailable as exc:
@@ -743,7 +763,7 @@ class ForkServerSandbox(BwrapSandbox):
                 raise
             _notice_once(f"{exc}; grading with the {self.fallback.name} backend instead (slower)")
             self._using_fallback = True
-            return self.fallback.run(job_root, script, script_args)
+            return self.fallback.run(job_root, script, script_args, late=late)
         self.prepare(job_root)
         (job_root / "root").mkdir(exist_ok=True)
         inside = self._inside(job_root, script, script_args)
@@ -755,10 +775,16 @@ class ForkServerSandbox(BwrapSandbox):
             "cgroup_procs": [str(p / "cgroup.procs") for p in dict.fromkeys(cgroup.paths.values())],
             "limits": {"cpu_seconds": limits.wall_seconds, "fsize": limits.output_mb * 2**20,
                        "wall_seconds": limits.wall_seconds},
-            "env": self._env(job_root), "script": inside[0], "args": inside[1:],
+            "env": self._env(job_root), "script": inside[0], "args": inside[1:], "stdin": late is not None,
         }
         try:
             conn.settimeout(limits.wall_seconds + 60)
+            if late is not None:  # the descriptor itself travels (SCM_RIGHTS); its bytes never pass the server
+                stdin = late_file(late)
+                try:
+                    socket.send_fds(conn, [b"\n"], [stdin])
+                finally:
+                    os.close(stdin)
             conn.sendall(json.dumps(request).encode() + b"\n")
             line = reader.readline()
             reply = json.loads(line) if line else {"error": "the fork server closed the connection"}
@@ -815,7 +841,9 @@ class DockerSandbox(BwrapSandbox):
             self._driver = self._docker("info", "-f", "{{.CgroupDriver}}").stdout.strip()
         return self._driver
 
-    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
+    def run(self, job_root: Path, script: Path, script_args: list[str], *, late: bytes | None = None) -> RunResult:
+        """`late` reaches the container's stdin only: `docker run -i -a stdin` feeds it from a memory-only file
+        (the client attaches stdin alone, so the container's output goes only to its capped log)."""
         self.prepare(job_root)
         limits = self.limits
         # the container's cgroup goes under one of ours (cgroupfs driver), which holds the pids limit and keeps the
@@ -825,8 +853,9 @@ class DockerSandbox(BwrapSandbox):
         if cgroup is not None and not cgroup.active:
             cgroup = None
         # --init: a tiny PID 1 reaps, so the notebook is not PID 1 (which ignores even its own SIGKILL)
-        argv = ["run", "-d", "--init", "--network", "none", "--memory", f"{limits.memory_mb}m",
-                "--memory-swap", f"{limits.memory_mb}m",
+        cidfile = job_root / "docker.cid"  # job_root itself is never mounted into the container
+        argv = ["run", "-i", "-a", "stdin", "--cidfile", str(cidfile), "--init", "--network", "none",
+                "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
                 "--cpus", str(limits.cpus), "--user", f"{NOBODY}:{NOBODY}", "--read-only",
                 "--tmpfs", "/tmp:rw,size=512m,mode=1777", "--cap-drop", "ALL",
                 "--security-opt", "no-new-privileges", "--ulimit", "core=0",
@@ -846,20 +875,38 @@ class DockerSandbox(BwrapSandbox):
             argv += ["-e", f"{key}={value}"]
         inside = self._inside(job_root, script, script_args)
         start = time.monotonic()
-        created = self._docker(*argv, self.IMAGE, Path(self.python).name, *inside)
-        if created.returncode != 0:
+        stdin = late_file(late) if late is not None else None
+        timed_out = False
+        with tempfile.TemporaryFile() as client_err:  # only docker's own messages: the container's are not attached
+            try:
+                proc = subprocess.Popen([self.docker, *argv, self.IMAGE, Path(self.python).name, *inside],
+                                        stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                        stdout=subprocess.DEVNULL, stderr=client_err, env=self.env)
+            finally:
+                if stdin is not None:
+                    os.close(stdin)
+            try:
+                rc = proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:  # killing the client would leave the container: kill the container
+                timed_out = True
+                cid = self._cid(cidfile)
+                if cid:
+                    self._docker("kill", cid)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                rc = 137
+            client_err.seek(0)
+            complaint = client_err.read(2000).decode("utf-8", errors="replace").strip()
+        cid = self._cid(cidfile)
+        if not cid or (rc in (125, 126, 127) and complaint and not timed_out):  # docker's failure, not the run's
+            if cid:
+                self._docker("rm", "-f", cid)
             if cgroup is not None:
                 cgroup.remove()
-            raise SandboxError(f"docker run failed: {created.stderr.strip()[:500]}")
-        cid = created.stdout.strip()
-        timed_out = False
-        try:
-            waited = self._docker("wait", cid, timeout=limits.wall_seconds)
-            rc = int(waited.stdout.strip() or 1)
-        except subprocess.TimeoutExpired:  # `timeout docker run` would only kill the client: kill the container
-            timed_out = True
-            self._docker("kill", cid)
-            rc = 137
+            raise SandboxError(f"docker run failed: {complaint[:500] or f'status {rc}'}")
         wall = time.monotonic() - start
         state = self._docker("inspect", "-f", "{{.State.OOMKilled}}", cid).stdout.strip()
         stdout, stderr, truncated = self._capped_logs(cid, limits.output_mb * 2**20)
@@ -875,6 +922,13 @@ class DockerSandbox(BwrapSandbox):
         return RunResult(exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
                          oom_killed=state == "true", pids_limit_hit=pids_hit, wall_seconds=round(wall, 3),
                          max_memory_mb=peak, stdout=stdout, stderr=stderr, output_truncated=truncated)
+
+    @staticmethod
+    def _cid(cidfile: Path) -> str:
+        try:
+            return cidfile.read_text()[:100].strip()
+        except OSError:
+            return ""
 
     def _capped_logs(self, cid: str, cap: int, keep: int = 8000) -> tuple[str, str, bool]:
         """The tails of the container's stdout and stderr, reading at most `cap` bytes of each: a container that

@@ -257,3 +257,221 @@ def test_the_recorder_cannot_be_read_by_the_notebook(mini_course: Course, sandbo
              "    return 0.5 if REACHED else x + x\n")
     grade = grade_text(mini_course, sandbox, notebook(mini_course, {**CORRECT, "q1": probe}), tmp_path)
     assert grade.by_question()["q1"] == (4, 4), [c.message for c in grade.cases]
+
+
+# ------------------------------------------------------------------ hidden probes are out of reach (issue 17, item 1)
+
+# The hidden probe of the mini course draws its inputs with `np.random.default_rng(1)` and `rng.normal(size=10)`
+# (its case names and descriptions are shown in every report by design). The submission looks for that code; its own source never holds it in one piece (the regular
+# expression below spells it with a character class), so a match means it found the grader's material.
+SEARCH = r'''
+import os, re, stat, select, threading, fcntl
+NEEDLES = [re.compile(rb"default_rng[(]1[)]"), re.compile(rb"rng[.]normal[(]size=10[)]")]
+
+def _grab(data):
+    for needle in NEEDLES:  # each with a literal prefix: searched at memchr speed
+        m = needle.search(data)
+        if m is not None:
+            return data[max(0, m.start() - 60): m.end() + 200].decode("latin-1")
+
+def _files():
+    for top in ("/job", "/tmp", "/dev/shm"):
+        for folder, _, names in os.walk(top):
+            for name in names:
+                try:
+                    with open(os.path.join(folder, name), "rb") as f:
+                        found = _grab(f.read(50_000_000))
+                except OSError:
+                    continue
+                if found:
+                    return f"{folder}/{name}: {found}"
+
+def _fds(pid):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        path = f"/proc/{pid}/fd/{fd}"
+        try:
+            if pid == "self":  # our own descriptors: read what is there without waiting or moving anything
+                n = int(fd)
+                mode = os.fstat(n).st_mode
+                if stat.S_ISREG(mode):
+                    data = os.pread(n, 50_000_000, 0)
+                elif stat.S_ISFIFO(mode) and select.select([n], [], [], 0)[0]:
+                    continue  # something to read on a pipe of ours: the stealing thread's business
+                else:
+                    continue
+            else:  # another process's descriptor: opened anew, never waiting on a pipe
+                n = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    data = os.read(n, 50_000_000)
+                finally:
+                    os.close(n)
+        except OSError:
+            continue
+        found = _grab(data)
+        if found:
+            return f"{path}: {found}"
+
+def _processes():
+    for pid in ["self"] + [p for p in os.listdir("/proc") if p.isdigit()]:
+        for name in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{pid}/{name}", "rb") as f:
+                    found = _grab(f.read())
+            except OSError:
+                continue
+            if found:
+                return f"/proc/{pid}/{name}: {found}"
+        found = _fds(pid)
+        if found:
+            return found
+
+def _memory():  # our own writable memory, read directly (/proc/self/mem is closed to a non-dumpable process)
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if end - start > 1 << 26:
+                continue
+            found = _grab(ctypes.string_at(start, end - start))
+            if found:
+                return f"memory {fields[0]}: {found}"
+
+def search(memory=True):
+    return _files() or _processes() or (_memory() if memory else None)
+
+def tell(text):
+    """Put `text` wherever it might come back: forged messages on every pipe we hold, stdout, stderr."""
+    text = text[:1500]
+    frames = [{"kind": "cells", "cells": [{"cell": 1, "error": {"name": "Leak", "message": text}}]},
+              {"kind": "record", "case": "double_of_three", "record": {"ok": False, "error": "Leak: " + text}},
+              {"kind": "record", "case": "double_of_many_secret_values", "record": {"ok": True, "value": text}},
+              {"kind": "public_done"}, {"kind": "end"}]
+    import json
+    data = "".join(json.dumps(f) + "\n" for f in frames).encode()
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, data)
+        except OSError:
+            pass
+    os.write(1, data)
+    os.write(2, data)
+'''
+
+ATTACKS = {
+    # look everywhere before the probes (files, every process's fds, cmdline and environ, our memory), again
+    # inside the public probe, and inside the hidden probes (memory included); say whatever was found
+    "search": SEARCH + r'''
+FOUND_BEFORE = search()
+if FOUND_BEFORE:
+    raise RuntimeError("FOUND " + FOUND_BEFORE)
+raise RuntimeError("searched: nothing")
+''',
+    # a thread that reads every pipe of ours the moment it has data (the way the hidden probes arrive) and
+    # repeats what it read everywhere
+    "steal": SEARCH + r'''
+def _steal():
+    import time
+    for _ in range(3000):
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode) and select.select([fd], [], [], 0)[0]:
+                    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+                    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+                    data = os.read(fd, 1 << 20)
+                    fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+                    if data:
+                        tell(_grab(data) or data.decode("latin-1"))
+            except OSError:
+                pass
+        time.sleep(0.002)
+threading.Thread(target=_steal, daemon=True).start()
+raise RuntimeError("searched: nothing")
+''',
+}
+
+LOOKING_DOUBLE = r'''
+SEARCHED = []
+def double(x):
+    if x == 3:  # the public probe: look again (memory was searched in the cell), say it in the public case's error
+        found = search(memory=False)
+        if found:
+            raise RuntimeError("FOUND " + found)
+        return x + x
+    if SEARCHED:
+        return x + x
+    SEARCHED.append(1)
+    found = search()  # a hidden probe: the hidden material is in this process now; try to get it out
+    if found:
+        tell(found)
+        os.write(1, found.encode())
+        raise type("L" + re.sub(r"\W", "_", found)[:60], (Exception,), {})(found)
+    return x + x
+'''
+
+
+def roomy(sandbox: Sandbox) -> Sandbox:
+    """The same backend with a longer wall clock: these attacks search a lot, and bwrap pays every import per run
+    (on a loaded 2-core machine that alone can take most of a minute)."""
+    import copy
+    import dataclasses
+
+    box = copy.copy(sandbox)
+    box.limits = dataclasses.replace(sandbox.limits, wall_seconds=240, cell_seconds=60)
+    return box
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_hidden_probes_cannot_be_read_before_or_while_student_code_runs(
+        mini_course: Course, sandbox: Sandbox, tmp_path: Path, attack: str) -> None:
+    """A submission searches every file under /job, /tmp and /dev/shm, every readable /proc/<pid>/{fd,cmdline,
+    environ} and its own memory for the hidden probe's source — before the probes, inside the public probe and
+    inside the hidden probes — or steals whatever arrives on its pipes, and repeats what it finds in cell errors,
+    forged records and messages, and exception class names. Does it find nothing before the hidden phase, and does
+    nothing of the hidden probe come back in the grade, its JSON or its HTML report?"""
+    from datetime import UTC, datetime
+
+    from aiml_course.grading.report import render_html
+
+    answers = {**CORRECT, "q1": LOOKING_DOUBLE}
+    grade = grade_text(mini_course, roomy(sandbox), notebook(mini_course, answers, before=(ATTACKS[attack],)),
+                       tmp_path)
+    shown = json.dumps(grade.to_dict()) + render_html(mini_course, PART, "s", grade, datetime.now(UTC))
+    for secret in ("default_rng", "rng.normal", "FOUND"):
+        assert secret not in shown, (secret, grade.to_dict())
+    q1_errors = [c for c in grade.cell_errors if "searched" in c["message"]]
+    assert q1_errors and q1_errors[0]["message"] == "searched: nothing", grade.cell_errors
+    public = next(c for c in grade.cases if c.name == "double_of_three")
+    assert public.earned == public.possible, public.message  # the public probe found nothing either
+    assert grade.by_question()["q2"] == (2, 2)  # (the hidden cases and the quiz it may lose: it broke their run)
+
+
+def test_the_job_folder_holds_no_hidden_probe(mini_course: Course, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Is job.json free of hidden probes and of the run's seed, while the hidden cases are still graded (a
+    correct notebook scores full marks)?"""
+    seen: dict[str, str] = {}
+    original = type(sandbox).run
+
+    def spying_run(self: Sandbox, job_root: Path, script: Path, args: list[str], **kw: object) -> object:
+        seen["job"] = (job_root / "in" / "job.json").read_text()
+        seen["files"] = "\n".join(str(p) for p in job_root.rglob("*"))
+        return original(self, job_root, script, args, **kw)  # type: ignore[arg-type]
+
+    type(sandbox).run = spying_run  # type: ignore[method-assign]
+    try:
+        grade = grade_text(mini_course, sandbox, notebook(mini_course, CORRECT), tmp_path)
+    finally:
+        type(sandbox).run = original  # type: ignore[method-assign]
+    assert (grade.earned, grade.possible) == (8, 8), [c.message for c in grade.cases]
+    job = json.loads(seen["job"])
+    assert job["late"] is True and "seed" not in seen["job"]
+    assert "secret_values" not in seen["job"] and "default_rng" not in seen["job"] and "quiz__" not in seen["job"]
+    assert [c for p in job["probe_cells"] for c in p["cases"]] == ["double_of_three", "squares_of_four",
+                                                                   "last_square_small"]

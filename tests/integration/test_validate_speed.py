@@ -26,9 +26,9 @@ class RecordingForkServer(ForkServerSandbox):
         super().__init__(limits)
         self.intervals: list[tuple[str, float, float]] = []
 
-    def run(self, job_root: Path, script: Path, script_args: list[str]) -> RunResult:
+    def run(self, job_root: Path, script: Path, script_args: list[str], *, late: bytes | None = None) -> RunResult:
         start = time.monotonic()
-        result = super().run(job_root, script, script_args)
+        result = super().run(job_root, script, script_args, late=late)
         self.intervals.append((threading.current_thread().name, start, time.monotonic()))
         return result
 

@@ -7,6 +7,7 @@ what they return is bounded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -508,3 +509,98 @@ def test_probes_get_the_real_builtins_and_modules_their_own_class() -> None:
     cells = [{"source": "import math\ndef probe():\n    return [len([1, 2]), math.sqrt(9)]", "cases": ["probe"]}]
     records = run_probes({"__builtins__": fake}, cells, 10)
     assert records["probe"] == {"ok": True, "value": [2, 3.0]}
+
+
+# ------------------------------------------------------------------ fresh hidden inputs per grading run
+
+
+def test_build_refuses_a_seeded_case_not_judged_with_the_seed(tmp_path: Path) -> None:
+    """A hidden case drawing its inputs from GRADING_SEED but compared with a stored reference, and a public case
+    using GRADING_SEED: are both refused, naming the case? With a # JUDGE taking `seed`, is it accepted?"""
+    seeded = _source_with(tmp_path, "default_rng(1)", "default_rng(GRADING_SEED)")
+    with pytest.raises(AuthoringError, match="double_of_many_secret_values draws its inputs from GRADING_SEED"):
+        check_judged_outside(parse_source(seeded))
+    text = seeded.read_text()
+    public = _source_with(tmp_path, "return double(3)", "return double(GRADING_SEED)")
+    with pytest.raises(AuthoringError, match="double_of_three uses GRADING_SEED in a public test cell"):
+        check_judged_outside(parse_source(public))
+    text = text.replace("@case(points=2, rtol=1e-9)", "@case(points=2, judge='fresh_ok')", 1)
+    text = text.replace("def is_even_integer(got, expected):",
+                        "def fresh_ok(got, expected, seed):\\n    return True\\ndef is_even_integer(got, expected):", 1)
+    seeded.write_text(text)
+    check_judged_outside(parse_source(seeded))
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_judge_taking_seed_gets_the_runs_seed_and_others_do_not() -> None:
+    """Does a # JUDGE with a `seed` parameter receive the run's seed (and one without it keep working)?"""
+    b = json.loads(json.dumps(bundle()))
+    b["judges"].append("def fresh_ok(got, expected, seed):\n    return got == 2 * seed\n")
+    b["cases"].append({"name": "fresh", "question": "q1", "hidden": True, "description": "fresh input",
+                       "spec": {"points": 1, "judge": "fresh_ok"}})
+    records = {"fresh": {"ok": True, "value": 2 * 4242}, "double_of_an_integer_is_even": {"ok": True, "value": 14}}
+    grade = judge(b, Execution(OK_RUN, records, [], seed=4242))
+    by_name = {c.name: c.earned for c in grade.cases}
+    assert by_name["fresh"] == 1 and by_name["double_of_an_integer_is_even"] == 1
+    assert judge(b, Execution(OK_RUN, records, [], seed=4243)).cases[-1].earned == 0
+
+
+def _late_recorder(lines: list[bytes], late: bytes, public: set[str]) -> tuple[Any, bytes]:
+    """Run the recorder against a fake student process that sends `lines` and reads what comes down (returned as
+    its SHA-256, b"" if nothing came)."""
+    from aiml_course.grading.runner import Recorder
+    from aiml_course.sandbox import late_file
+
+    up_read, up_write = os.pipe()
+    down_read, down_write = os.pipe()
+    got_read, got_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(up_read)
+            os.close(down_write)
+            for line in lines:
+                os.write(up_write, line + b"\n")
+                if line == b'{"kind": "public_done"}':
+                    data = b""
+                    while chunk := os.read(down_read, 1 << 16):
+                        data += chunk
+                    os.write(got_write, hashlib.sha256(data).hexdigest().encode())  # small: never blocks
+        finally:
+            os._exit(0)
+    os.close(up_write)
+    os.close(down_read)
+    os.close(got_write)
+    late_fd = late_file(late)
+    recorder = Recorder(up_read, child, public=public, late_fd=late_fd, down_fd=down_write)
+    recorder.listen()
+    os.close(up_read)
+    os.close(late_fd)
+    received = b""
+    while chunk := os.read(got_read, 1 << 16):
+        received += chunk
+    os.close(got_read)
+    return recorder, received
+
+
+def test_the_recorder_freezes_the_public_results_before_it_sends_the_hidden_probes() -> None:
+    """A cells log and public records sent after "public_done" (student code that read the hidden probes and
+    wants to say so in a public message), hidden records sent before it, records of unknown cases: does the
+    recorder keep only the public results sent before, the hidden ones sent after, and send the hidden material
+    (larger than a pipe holds) only after "public_done"?"""
+    late = json.dumps({"seed": 7, "probe_cells": [{"source": "x = 1\n" * 20_000, "cases": ["h"]}]}).encode()
+    lines = [b'{"kind": "record", "case": "h", "record": {"ok": true, "value": "too early"}}',
+             b'{"kind": "record", "case": "nobody", "record": {"ok": true, "value": 1}}',
+             b'{"kind": "cells", "cells": []}',
+             b'{"kind": "record", "case": "p", "record": {"ok": true, "value": 1}}',
+             b'{"kind": "public_done"}',
+             b'{"kind": "cells", "cells": [{"cell": 1, "error": {"name": "Leak", "message": "x = 1"}}]}',
+             b'{"kind": "record", "case": "q", "record": {"ok": false, "error": "Leak: x = 1"}}',
+             b'{"kind": "record", "case": "h", "record": {"ok": true, "value": 2}}',
+             b'{"kind": "end"}']
+    recorder, received = _late_recorder(lines, late, {"p", "q"})
+    assert received.decode() == hashlib.sha256(late).hexdigest()
+    assert recorder.result() == {"schema_version": 1, "cells": [],
+                                 "records": {"p": {"ok": True, "value": 1}, "h": {"ok": True, "value": 2}}}
+    recorder, received = _late_recorder(lines[:4] + lines[-1:], late, {"p", "q"})  # never said public_done
+    assert received == b"" and recorder.result()["records"] == {"p": {"ok": True, "value": 1}}

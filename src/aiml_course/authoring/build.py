@@ -100,6 +100,9 @@ def _cache_key(solution_text: str, probes: list[dict[str, Any]]) -> str:
     return h.hexdigest()
 
 
+REFERENCE_SEED = 0  # the GRADING_SEED of the solution run that computes the references
+
+
 def compute_references(spec: NotebookSpec, solution_text: str, sandbox: Sandbox, *, cell_seconds: int,
                        cache: Path | None) -> tuple[dict[str, Any], Execution | None]:
     """Run the solution with every probe; each case's return value becomes its reference."""
@@ -107,7 +110,9 @@ def compute_references(spec: NotebookSpec, solution_text: str, sandbox: Sandbox,
     cached = cache / f"{_cache_key(solution_text, probes)}.json" if cache else None
     if cached is not None and cached.is_file():
         return json.loads(cached.read_text()), None
-    run = execute(solution_text, probes, sandbox, cell_seconds=cell_seconds)
+    # a fixed GRADING_SEED: the bundle is the same on every build; a case drawing fresh inputs per grading run is
+    # judged by a # JUDGE that recomputes its reference from each run's seed, so its stored value is never used
+    run = execute(solution_text, probes, sandbox, cell_seconds=cell_seconds, seed=REFERENCE_SEED)
     if run.problem:
         raise AuthoringError(f"the solution notebook could not be run: {run.problem}", notebook=spec.path)
     if run.cell_errors:

@@ -3,6 +3,7 @@ transform), and no case decides its own verdict inside the sandbox."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -151,6 +152,42 @@ def check_judged_outside(spec: NotebookSpec) -> None:
                 "return the raw value (outputs, predictions, the list itself) and judge it outside with "
                 "compare=/below=/above= or a # JUDGE function (docs/authoring.md, 'Verdicts are decided outside')",
                 notebook=spec.path, cell=c.cell, question=c.qid)
+    check_seeded_cases(spec)
+
+
+SEED_NAME = "GRADING_SEED"  # defined for hidden probes only, fresh per grading run (grading/runner.py)
+
+
+def _judges_taking_seed(spec: NotebookSpec) -> set[str]:
+    names = set()
+    for src in spec.judges:
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.FunctionDef):
+                params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+                if "seed" in params:
+                    names.add(node.name)
+    return names
+
+
+def check_seeded_cases(spec: NotebookSpec) -> None:
+    """A case whose inputs come from GRADING_SEED (fresh per grading run) is hidden and judged by a # JUDGE that
+    takes `seed`: a reference stored at build time would belong to another seed."""
+    seeded_judges = _judges_taking_seed(spec)
+    cases = {c.name: c for c in spec.cases()}
+    for probe in spec.probe_cells:
+        tree = ast.parse(probe.source)
+        uses = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in cases and any(
+            isinstance(x, ast.Name) and x.id == SEED_NAME for x in ast.walk(n))}
+        elsewhere = any(isinstance(x, ast.Name) and x.id == SEED_NAME for n in tree.body
+                        if not (isinstance(n, ast.FunctionDef) and n.name in cases) for x in ast.walk(n))
+        for name in probe.cases if elsewhere else sorted(uses):
+            c = cases[name]
+            problem = ("uses GRADING_SEED in a public test cell (it exists only for hidden tests)" if not c.hidden
+                       else "draws its inputs from GRADING_SEED but is not judged by a # JUDGE function that takes "
+                       "`seed`" if c.spec.get("judge") not in seeded_judges else "")
+            if problem:
+                raise AuthoringError(f"case {name} {problem} (docs/authoring.md, 'Fresh hidden inputs per "
+                                     "grading run')", notebook=spec.path, cell=c.cell, question=c.qid)
 
 
 def scan_for_quiz_keys(spec: NotebookSpec, checks_text: str) -> None:

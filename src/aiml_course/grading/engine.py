@@ -1,6 +1,8 @@
 """Grade one notebook: run it in a sandbox, then judge its records here, outside the sandbox.
 
-Only the notebook and the probe sources (functions that call student code) go into the sandbox. Points,
+Only the notebook and the public probe sources (functions that call student code) go into the job folder. The
+hidden probes and a seed drawn here for this run travel on the runner's stdin, which the runner reads only after
+the student's cells and public probes have reported (see runner.py): no file of the sandbox holds them. Points,
 tolerances, reference values and judges stay in this process. Whatever happens inside — a crash, a timeout, a
 kill, forged or malformed records — the result is a row with zero points and the reason, never an exception.
 
@@ -12,9 +14,11 @@ hint, never with anything the student's code produced while a hidden probe ran.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
+import secrets
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -52,6 +56,8 @@ class Execution:
     records: dict[str, Any]
     cells: list[dict[str, Any]]
     problem: str = ""              # why there are no usable records, for the student and staff
+    seed: int | None = None        # this run's GRADING_SEED, handed to the hidden probes and to judges
+    late_cases: frozenset[str] = frozenset()  # cases whose probes ran after the hidden material was sent
 
     @property
     def cell_errors(self) -> list[dict[str, Any]]:
@@ -100,18 +106,25 @@ class NotebookGrade:
 
 def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sandbox, *,
             cell_seconds: int, probe_seconds: int | None = None, files: dict[str, bytes] | None = None,
-            keep: Path | None = None, skip_roles: tuple[str, ...] = SKIP_ROLES) -> Execution:
+            keep: Path | None = None, skip_roles: tuple[str, ...] = SKIP_ROLES, seed: int | None = None) -> Execution:
     """Run `notebook_text` and then the probes in `sandbox`; read back and validate the records.
 
     Code cells whose `metadata.aiml.role` is in `skip_roles` are not run (course validate runs lesson cells once).
+    Probe cells not marked `"hidden": False` are hidden: they and `seed` (drawn here, fresh per run, unless given)
+    reach the runner only on its stdin, after the student's code and the public probes have reported.
     """
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    late_cases = frozenset(c for p in probe_cells if p.get("hidden", True) for c in p["cases"])
     job_root = sandbox.new_job_root()  # 0700, under a root-only parent; reclaimed if this grader dies
     try:
-        return _execute_in(job_root, notebook_text, probe_cells, sandbox, cell_seconds=cell_seconds,
-                           probe_seconds=probe_seconds, files=files, keep=keep, skip_roles=skip_roles)
+        execution = _execute_in(job_root, notebook_text, probe_cells, sandbox, cell_seconds=cell_seconds,
+                                probe_seconds=probe_seconds, files=files, keep=keep, skip_roles=skip_roles, seed=seed)
+        execution.seed, execution.late_cases = seed, late_cases
+        return execution
     except Exception as exc:  # a grader fault on one notebook is that notebook's zero row, never a lost run
         logger.exception("grading one notebook failed")
-        return Execution(None, {}, [], f"the grader could not run this notebook ({type(exc).__name__})")
+        return Execution(None, {}, [], f"the grader could not run this notebook ({type(exc).__name__})", seed,
+                         late_cases)
     finally:
         try:
             sandbox.cleanup(job_root)
@@ -121,7 +134,7 @@ def execute(notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sand
 
 def _execute_in(job_root: Path, notebook_text: str, probe_cells: list[dict[str, Any]], sandbox: Sandbox, *,
                 cell_seconds: int, probe_seconds: int | None, files: dict[str, bytes] | None, keep: Path | None,
-                skip_roles: tuple[str, ...]) -> Execution:
+                skip_roles: tuple[str, ...], seed: int) -> Execution:
     (job_root / "in").mkdir()
     try:
         sandbox.prepare(job_root)  # before the data files go in: work/ may become a size-limited tmpfs
@@ -137,10 +150,16 @@ def _execute_in(job_root: Path, notebook_text: str, probe_cells: list[dict[str, 
            "probe_seconds": probe_seconds or cell_seconds, "skip_roles": list(skip_roles),
            # own PID namespace: the runner may end every other process of the sandbox user before writing
            "isolated": bool(sandbox.isolated),
-           "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells]}
+           "probe_cells": [{"source": p["source"], "cases": p["cases"]} for p in probe_cells
+                           if p.get("hidden", True) is False]}
+    hidden = [{"source": p["source"], "cases": p["cases"]} for p in probe_cells if p.get("hidden", True) is not False]
+    late = None
+    if hidden:  # never written to a file: the runner's stdin
+        job["late"] = True
+        late = json.dumps({"seed": seed, "probe_cells": hidden}).encode("utf-8")
     (job_root / "in" / "job.json").write_text(json.dumps(job), encoding="utf-8")
     try:
-        run = sandbox.run(job_root, RUNNER, [str(job_root / "in" / "job.json")])
+        run = sandbox.run(job_root, RUNNER, [str(job_root / "in" / "job.json")], late=late)
     except OSError as exc:
         return Execution(None, {}, [], f"the grader could not start the sandbox: {exc}")
     execution = read_records(job_root / "out" / "records.json", run)
@@ -234,15 +253,25 @@ def _load_judges(sources: list[str]) -> dict[str, Any]:
     return ns
 
 
-def _verdict(case: dict[str, Any], got: Any, expected: Any, judges: dict[str, Any]) -> tuple[float, Verdict]:
-    """Fraction of the case's points earned, and the verdict behind it."""
+def takes_seed(fn: Any) -> bool:
+    """Does this judge take the grading run's seed (a parameter named `seed`)?"""
+    try:
+        return "seed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _verdict(case: dict[str, Any], got: Any, expected: Any, judges: dict[str, Any],
+             seed: int | None = None) -> tuple[float, Verdict]:
+    """Fraction of the case's points earned, and the verdict behind it. A judge with a `seed` parameter gets the
+    seed this run's hidden probes had as GRADING_SEED, to compute its own reference."""
     spec = case["spec"]
     if "judge" in spec:
         fn = judges.get(spec["judge"])
         if fn is None:
             return 0.0, Verdict(False, f"grader error: judge {spec['judge']} is not defined")
         try:
-            outcome = fn(got, expected)
+            outcome = fn(got, expected, seed=seed) if takes_seed(fn) else fn(got, expected)
             # a judge may return (score, detail): the detail is the author's wording of what was measured,
             # e.g. "your accuracy 0.62, needs >= 0.9"
             outcome, detail = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (outcome, "")
@@ -292,7 +321,8 @@ def _judge_case(bundle: dict[str, Any], case: dict[str, Any], execution: Executi
                 for_staff: bool) -> tuple[float, str]:
     possible = float(case["spec"].get("points", 1))
     name, desc = case["name"], case["description"]
-    quiet = case["hidden"] and not for_staff  # nothing produced while a hidden probe ran goes to the student
+    # nothing produced while a hidden probe ran (or after the hidden material was sent) goes to the student
+    quiet = (case["hidden"] or name in execution.late_cases) and not for_staff
     hint = case["spec"].get("hint", "")
     with_hint = f" Hint: {hint}" if hint else ""
     record = execution.records.get(name)
@@ -310,7 +340,7 @@ def _judge_case(bundle: dict[str, Any], case: dict[str, Any], execution: Executi
     except Exception:
         return 0.0, f"✗ {desc}: the value returned could not be read{with_hint}"
     expected = decode(bundle["references"].get(name))
-    frac, verdict = _verdict(case, got, expected, judges)
+    frac, verdict = _verdict(case, got, expected, judges, execution.seed)
     earned = round(possible * frac, 6)
     if verdict.passed:
         return earned, f"✓ {desc}"

@@ -1,10 +1,12 @@
 """Runs INSIDE the sandbox: execute a notebook's code cells, then the probes; write plain-JSON records.
 
-Usage: python runner.py JOB.json
+Usage: python runner.py JOB.json  (with the hidden probes on stdin when the job says "late")
 
-The job file names the notebook, the probe sources (test-case functions, no expected values), the per-cell and
-per-probe time limits and where to write the records. Nothing here decides a grade: the records are judged
-outside the sandbox. This file imports only the standard library, IPython and the student library's encoder so it
+The job file names the notebook, the PUBLIC probe sources (test-case functions, no expected values), the per-cell
+and per-probe time limits and where to write the records. The hidden probes and the grading run's seed are never in
+the job folder: the grader hands them over on stdin (a memory-only file, or a pipe on docker), which this process
+moves out of fd 0 before any student code exists and reads only after the student's cells and public probes have
+reported (see `main`). Nothing here decides a grade: the records are judged outside the sandbox. This file imports only the standard library, IPython and the student library's encoder so it
 runs in a minimal view, and it must never import anything that reads grading material.
 
 Two processes. The *recorder* (this process) never runs student code: before any student code exists it opens a
@@ -17,6 +19,14 @@ the records file, once. Patching `os.replace`, faking `aiml_notebooks.evidence` 
 hook, a `__del__` or a thread that rewrites the file later all act after the recorder stopped listening.
 Student code can still choose the values its own probes report — as it can by returning them — which is why
 every verdict is computed outside the sandbox from raw values.
+
+Hidden material arrives late. The recorder forks the student process before it reads a byte of stdin, so the
+student process never holds the hidden probes in memory and has no descriptor that reaches them (the recorder is not
+dumpable: /proc/<recorder>/fd is closed to it). Once the student process reports that its cells and public probes
+are done ("public_done"), the recorder freezes the cells' log and the public records (nothing sent later counts for
+them) and only then writes the hidden probes and the seed into a pipe the student process reads; from then on it
+accepts records for hidden cases only, whose feedback outside says passed or failed and nothing else, and its exit
+status no longer mirrors the student process's (which student code could choose).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import math
 import os
 import select
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -41,6 +52,8 @@ STREAM_LIMIT = 256 * 1024          # characters of stdout/stderr kept per cell f
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 MAX_ERROR_CHARS = 300            # of an exception message kept in a record
 MAX_MESSAGE_DEPTH = 64           # a message nested deeper is not one the student process's runner sent
+MAX_LATE_BYTES = 16 * 1024 * 1024  # the hidden probes and the seed, as the grader sends them
+SEED_NAME = "GRADING_SEED"       # the name under which hidden probes find this grading run's seed
 PR_SET_DUMPABLE = 4
 PROTECTED_MODULES = ("builtins", "math", "json", "numpy", "operator", "functools", "itertools")
 
@@ -155,11 +168,12 @@ def _close_figures() -> None:
 
 
 def run_probes(user_ns: dict[str, Any], probe_cells: list[dict[str, Any]], probe_seconds: int,
-               send: Any = None) -> dict[str, Any]:
+               send: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Define each probe cell's functions in a copy of the student's namespace and call every case.
 
     Each case's record is reduced to plain data (`encode`) while still in this process and, if `send` is given,
-    sent at once; the records are also returned.
+    sent at once; the records are also returned. `extra` names are added to each probe cell's namespace (the
+    hidden probes' GRADING_SEED).
     """
     records: dict[str, Any] = {}
     builtins_module = sys.modules["builtins"]  # restored by now: probes never inherit a rebound __builtins__
@@ -173,6 +187,7 @@ def run_probes(user_ns: dict[str, Any], probe_cells: list[dict[str, Any]], probe
         ns = dict(user_ns)
         ns["__builtins__"] = builtins_module
         ns["case"] = lambda **spec: (lambda fn: fn)
+        ns.update(extra or {})
         signal.alarm(probe_seconds)
         try:
             exec(compile(cell["source"], f"<tests for {', '.join(cell['cases'])}>", "exec"), ns)
@@ -229,8 +244,10 @@ class Channel:
             view = view[self.write(self.fd, view):]
 
 
-def student_side(job: dict[str, Any], notebook: dict[str, Any], channel: Channel) -> int:
-    """In the forked student process: run the cells, then the probes, reporting each through `channel`."""
+def student_side(job: dict[str, Any], notebook: dict[str, Any], channel: Channel, late_fd: int | None = None) -> int:
+    """In the forked student process: run the cells, then the public probes, reporting each through `channel`;
+    then (if the job has hidden probes) wait for them on `late_fd`, which the recorder fills only after it has
+    taken the cells' log and the public records, and run them."""
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="nocolor")
@@ -244,15 +261,48 @@ def student_side(job: dict[str, Any], notebook: dict[str, Any], channel: Channel
     channel.send({"kind": "cells", "cells": cells_log, "seconds": round(executed, 3)})
     _restore(snapshot)
     run_probes(shell.user_ns, job["probe_cells"], job["probe_seconds"], channel.send)
+    channel.send({"kind": "public_done"})
+    if job.get("late") and late_fd is not None:
+        try:
+            data = _read_to_end(late_fd)
+            _restore(snapshot)  # student code ran again inside the public probes
+            late = json.loads(data.decode("utf-8"))
+            extra = {SEED_NAME: int(late["seed"])}
+            cells = late["probe_cells"]
+        except Exception:  # the material did not arrive whole (student code read or closed the pipe): no cases
+            cells, extra = [], {}
+        run_probes(shell.user_ns, cells, job["probe_seconds"], channel.send, extra)
     channel.send({"kind": "end", "seconds": round(time.monotonic() - start, 3)})
     return 0
 
 
-class Recorder:
-    """The recorder's side: read messages until the first end, keeping the first complete one of each kind."""
+def _read_to_end(fd: int, limit: int = MAX_LATE_BYTES) -> bytes:
+    parts, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
-    def __init__(self, fd: int, child: int) -> None:
+
+class Recorder:
+    """The recorder's side: read messages until the first end, keeping the first complete one of each kind.
+
+    With `public` (the public cases' names) only those cases' records count before the hidden phase; with
+    `late_fd` and `down_fd`, the child's first "public_done" (after its cells' log) starts the hidden phase: the
+    hidden material is read from `late_fd` now — never earlier — and written into `down_fd`, and from then on
+    only the hidden cases' records count.
+    """
+
+    def __init__(self, fd: int, child: int, *, public: set[str] | None = None, late_fd: int | None = None,
+                 down_fd: int | None = None) -> None:
         self.fd, self.child = fd, child
+        self.public, self.late_fd, self.down_fd = public, late_fd, down_fd
+        self.hidden: set[str] = set()
+        self.late_phase = False
+        self.pending = memoryview(b"")
         self.buffer = b""
         self.total = 0
         self.cells: list[Any] | None = None
@@ -263,7 +313,10 @@ class Recorder:
 
     def listen(self) -> None:
         while not self.ended and not self.too_large:
-            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            writing = [self.down_fd] if self.down_fd is not None and self.late_phase else []
+            ready, can_write, _ = select.select([self.fd], writing, [], 0.2)
+            if can_write:
+                self._send_some()
             if ready:
                 if not self._read_some():
                     break  # every writer closed the pipe
@@ -274,6 +327,33 @@ class Recorder:
         deadline = time.monotonic() + 2
         while not self.ended and not self._child_gone() and time.monotonic() < deadline:
             time.sleep(0.01)  # the pipe closed as the process ended: wait briefly for how it ended
+
+    def _start_late_phase(self) -> None:
+        """The cells' log and the public records are final: read the hidden material and start sending it."""
+        self.late_phase = True
+        if self.late_fd is None or self.down_fd is None:
+            return
+        data = _pread_all(self.late_fd, MAX_LATE_BYTES)
+        try:
+            late = json.loads(data.decode("utf-8"))
+            self.hidden = {c for cell in late["probe_cells"] for c in cell["cases"] if isinstance(c, str)}
+        except Exception:
+            data = b""
+        self.pending = memoryview(data)
+        os.set_blocking(self.down_fd, False)
+        self._send_some()
+
+    def _send_some(self) -> None:
+        assert self.down_fd is not None
+        try:
+            while self.pending:
+                self.pending = self.pending[os.write(self.down_fd, self.pending):]
+        except BlockingIOError:
+            return  # the pipe is full: the rest when the student process has read some
+        except OSError:
+            pass  # the student process closed its end: it gets no hidden probes
+        os.close(self.down_fd)  # all sent: the student process reads to the end
+        self.down_fd = None
 
     def _readable(self) -> bool:
         return bool(select.select([self.fd], [], [], 0)[0])
@@ -311,10 +391,15 @@ class Recorder:
         if not isinstance(message, dict) or _depth(message) > MAX_MESSAGE_DEPTH:
             return
         kind = message.get("kind")
-        if kind == "cells" and self.cells is None and isinstance(message.get("cells"), list):
+        if kind == "cells" and self.cells is None and not self.late_phase and isinstance(message.get("cells"), list):
             self.cells = message["cells"]
         elif kind == "record" and isinstance(message.get("case"), str) and isinstance(message.get("record"), dict):
-            self.records.setdefault(message["case"], message["record"])
+            case = message["case"]
+            allowed = case in self.hidden if self.late_phase else (self.public is None or case in self.public)
+            if allowed:
+                self.records.setdefault(case, message["record"])
+        elif kind == "public_done" and self.cells is not None and not self.late_phase:
+            self._start_late_phase()
         elif kind == "end" and self.cells is not None:
             self.ended = True
 
@@ -325,6 +410,47 @@ class Recorder:
         elif not self.ended:
             out["error"] = "stopped_during_tests"
         return out
+
+
+def _pread_all(fd: int, limit: int) -> bytes:
+    parts, size = [], 0
+    while size <= limit:
+        chunk = os.pread(fd, 1 << 16, size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts) if size <= limit else b""
+
+
+def _take_late_channel() -> int:
+    """Before any student code exists: move what the grader sent on stdin (the hidden probes and the seed) out of
+    fd 0 into a descriptor only the recorder keeps, and give fd 0 /dev/null.
+
+    A memory-only file (the fork server, bwrap) is kept as it is. A pipe (docker) is drained now — into a memory
+    file with splice(), so the bytes never pass through this process's memory, which the student process is about
+    to inherit — so that no other holder of the pipe (the container's init) can be read for it later.
+    """
+    info = os.fstat(0)
+    if stat.S_ISREG(info.st_mode):
+        fd = os.dup(0)
+    else:
+        fd = os.memfd_create("late")
+        size = 0
+        while size <= MAX_LATE_BYTES:
+            try:
+                moved = os.splice(0, fd, 1 << 20)
+            except OSError:  # not a pipe: copied through memory (never the case with the backends we have)
+                chunk = os.read(0, 1 << 20)
+                moved = os.write(fd, chunk) if chunk else 0
+            if not moved:
+                break
+            size += moved
+    empty, writer = os.pipe()  # fd 0 at its end (not /dev/null, which a sandbox may not let us open)
+    os.close(writer)
+    os.dup2(empty, 0)
+    os.close(empty)
+    return fd
 
 
 def _refuse_constant(name: str) -> Any:
@@ -425,14 +551,20 @@ def main(job_path: str) -> int:
         pass
     import IPython.core.interactiveshell  # noqa: F401  (the student process starts warm)
 
+    late = bool(job.get("late"))
+    _not_dumpable()  # before anything else: the student process never sees a readable recorder
+    late_fd = _take_late_channel() if late else None  # not read yet: only moved off fd 0
     read_end, write_end = os.pipe()
-    _not_dumpable()  # before the fork: the student process never sees a readable recorder
+    down_read, down_write = os.pipe() if late else (None, None)
     child = os.fork()
     if child == 0:
         code = 1
         try:
             os.close(read_end)
-            code = student_side(job, notebook, Channel(write_end))
+            for fd in (late_fd, down_write):  # the student process never holds the way to the hidden material
+                if fd is not None:
+                    os.close(fd)
+            code = student_side(job, notebook, Channel(write_end), down_read)
         except BaseException:
             traceback.print_exc(limit=3)
         finally:
@@ -442,7 +574,10 @@ def main(job_path: str) -> int:
             finally:
                 os._exit(code)
     os.close(write_end)
-    recorder = Recorder(read_end, child)
+    if down_read is not None:
+        os.close(down_read)
+    public = {name for cell in job["probe_cells"] for name in cell["cases"]}
+    recorder = Recorder(read_end, child, public=public, late_fd=late_fd, down_fd=down_write)
     recorder.listen()
     _end_everything_else(child, bool(job.get("isolated")))
     if recorder.status is None:  # ended by us after a complete report: a normal end
@@ -453,7 +588,9 @@ def main(job_path: str) -> int:
         _write_once(out_path, data)
     else:  # nothing usable came: no records file, the grader says the notebook stopped before the tests
         _empty(os.path.dirname(out_path))
-    return _exit_like(recorder.status if not recorder.ended else 0)
+    if recorder.ended or recorder.late_phase:  # once hidden probes may have run, no status student code chose
+        return 0
+    return _exit_like(recorder.status)
 
 
 def _json_default(obj: Any) -> Any:
