@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "draw_boxes": "drawing",
     "draw_jumps": "drawing",
     "draw_decision_map": "drawing",
+    "draw_loss_bowl": "drawing",
     # exercises
     "case": "checks",
     "check": "checks",

@@ -10,6 +10,7 @@ Notebooks import these instead of carrying their own copies ("drawing code: you 
 - `draw_boxes(ax, values)`: a row or table of numbers as boxes with their indices.
 - `draw_jumps(ax, start, jumps, colour, title)`: a number line with curved arrows, one per jump (1.2's operations).
 - `draw_decision_map(ax, predict, X, y, names)`: a two-feature classifier's colour map, 0.5 line and points.
+- `draw_loss_bowl(ax, loss, best, path)`: a one-weight loss curve around its lowest point, with a path of weights.
 
 Every `draw_*` function takes a matplotlib Axes, draws on it and returns nothing that a test needs except where
 stated; matplotlib is imported inside the functions, so `fmt` costs nothing to import.
@@ -264,3 +265,26 @@ def draw_decision_map(
     if title:
         ax.set_title(title, fontsize=10)
     return out
+
+
+def draw_loss_bowl(ax: Any, loss: Any, best: float, path: Sequence[float] = (), half_width: float = 3.0,
+                   points: int = 201) -> None:
+    """A one-weight loss curve around its lowest point `best`, with an optional path of weights as joined dots.
+
+    `loss(ws)` takes a numpy array of weights and returns their losses. The path starts with a red dot; a dotted
+    line marks `best`. The picture shows `half_width` either side of `best`.
+    """
+    import numpy as np
+
+    ws = np.linspace(best - half_width, best + half_width, points)
+    ax.plot(ws, loss(ws), color="#AED6F1", lw=3, zorder=1)
+    if len(path):
+        path = np.asarray(path, dtype=float)
+        ax.plot(path, loss(path), "-o", color="#E67E22", ms=4, lw=1, zorder=2)
+        ax.plot(path[0], loss(path[:1])[0], "o", color="red", ms=8, zorder=3)
+    top = float(np.max(loss(np.array([best - half_width, best + half_width]))))
+    ax.axvline(best, color="grey", ls=":", lw=1)
+    ax.set_xlim(best - half_width, best + half_width)
+    ax.set_ylim(-0.05 * top, 1.1 * top)
+    ax.set_xlabel("weight w")
+    ax.set_ylabel("loss")

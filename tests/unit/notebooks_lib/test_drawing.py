@@ -15,6 +15,7 @@ from aiml_notebooks import (
     draw_boxes,
     draw_chain,
     draw_decision_map,
+    draw_loss_bowl,
     draw_jumps,
     draw_neuron,
     fmt,
@@ -100,4 +101,14 @@ def test_draw_decision_map_paints_outputs_and_both_labels() -> None:
     assert 0.0 < out.min() < 0.5 < out.max() < 1.0
     assert [c.get_label() for c in ax.collections if c.get_label().startswith(("0 =", "1 ="))] == ["0 = small", "1 = big"]
     assert ax.get_title() == "map"
+    plt.close(fig)
+
+
+def test_draw_loss_bowl_draws_curve_path_and_limits() -> None:
+    fig, ax = plt.subplots()
+    draw_loss_bowl(ax, lambda w: (2 * w - 5) ** 2, 2.5, path=[0.1, 1.06, 1.636], half_width=3, points=50)
+    assert ax.get_xlim() == (-0.5, 5.5)
+    assert len(ax.lines) == 4  # curve, path, start dot, best-weight line
+    assert ax.lines[1].get_xydata().shape == (3, 2)
+    draw_loss_bowl(ax, lambda w: (2 * w - 5) ** 2, 2.5)  # no path
     plt.close(fig)
