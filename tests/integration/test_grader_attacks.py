@@ -475,3 +475,28 @@ def test_the_job_folder_holds_no_hidden_probe(mini_course: Course, sandbox: Sand
     assert "secret_values" not in seen["job"] and "default_rng" not in seen["job"] and "quiz__" not in seen["job"]
     assert [c for p in job["probe_cells"] for c in p["cases"]] == ["double_of_three", "squares_of_four",
                                                                    "last_square_small"]
+
+
+@pytest.mark.skipif("docker" not in __import__("tests.conftest").conftest.BACKENDS, reason="needs the docker backend")
+def test_a_container_printing_hundreds_of_megabytes_is_capped_not_read(tmp_path: Path) -> None:
+    """docker: a program printing 256 MB to stdout and stderr (the 1 GB attack, scaled down for a shared 2-core
+    machine): does the run end normally, the tails read back at most 8,000 characters each, and the grader's own
+    peak memory grow by far less than what was printed? (The daemon keeps 1 MB of log and drops the rest without
+    saying so: `output_truncated` is not set for it.)"""
+    import resource
+
+    from aiml_course.config import Limits
+    from aiml_course.sandbox import DockerSandbox
+
+    job = tmp_path / "job"
+    (job / "in").mkdir(parents=True)
+    script = job / "in" / "loud.py"
+    script.write_text("import os\nchunk = b'x' * (1 << 20)\nfor _ in range(128):\n    os.write(1, chunk)\n"
+                      "    os.write(2, chunk)\n")
+    box = DockerSandbox(Limits(wall_seconds=300, cell_seconds=60, memory_mb=512, pids=64))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = box.run(job, script, [])
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.exit_code == 0 and not result.timed_out, result
+    assert len(result.stdout) <= 8000 and len(result.stderr) <= 8000
+    assert grown_mb < 64, grown_mb
