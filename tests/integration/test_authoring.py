@@ -125,6 +125,21 @@ def test_a_solution_that_raises_is_a_build_error_naming_the_source_cell(mini_cou
     assert info.value.cell == 14
 
 
+def test_an_exact_comparison_of_a_float_that_rounding_would_change_is_a_build_error(mini_course: Course,
+                                                                                    sandbox: Sandbox) -> None:
+    """References are stored to 12 significant digits, so compare="equal" on 0.1 + 0.2 could never pass even for
+    the solution: does the build refuse it by case and cell, and accept a float that 12 digits hold exactly?"""
+    path = _source(mini_course)
+    _edit_cell(path, 16, "# TESTS q2\n@case(compare='equal')\ndef drift():\n    \"\"\"0.1 + 0.2\"\"\"\n"
+               "    return squares(1)[0] + 0.1 + 0.2")
+    with pytest.raises(AuthoringError, match=r"case drift compares exactly .* repr\(x\)") as info:
+        build_part(mini_course, PART, sandbox, use_cache=False)
+    assert info.value.cell == 16
+    _edit_cell(path, 16, "# TESTS q2\n@case(compare='equal')\ndef quarter():\n    \"\"\"0.25\"\"\"\n"
+               "    return squares(1)[0] + 0.25")
+    build_part(mini_course, PART, sandbox, use_cache=False)
+
+
 def _cell_number(path: Path, first_line: str) -> int:
     nb = nbformat.read(path, as_version=4)
     return next(n for n, c in enumerate(nb.cells, 1) if c.source.split("\n", 1)[0] == first_line)

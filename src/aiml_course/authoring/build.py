@@ -129,6 +129,13 @@ def compute_references(spec: NotebookSpec, solution_text: str, sandbox: Sandbox,
                                  notebook=spec.path, cell=case.cell if case else None,
                                  question=case.qid if case else None)
         references[name] = _round(record["value"])
+        case = next((c for c in spec.cases() if c.name == name), None)
+        if case is not None and case.spec.get("compare") == "equal" and references[name] != record["value"]:
+            # the stored reference is rounded, so an exact comparison with the unrounded answer could never pass
+            raise AuthoringError(f"case {name} compares exactly (compare=\"equal\") a float that needs more than "
+                                 "12 significant digits; references are stored to 12: use compare=\"close\" with "
+                                 "a tolerance, or return repr(x) to check every digit",
+                                 notebook=spec.path, cell=case.cell, question=case.qid)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(references, sort_keys=True))
