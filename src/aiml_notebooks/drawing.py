@@ -18,6 +18,7 @@ stated; matplotlib is imported inside the functions, so `fmt` costs nothing to i
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -209,12 +210,12 @@ def draw_jumps(ax: Any, start: float, jumps: Sequence[float], colour: str, title
     positions = [start]
     for jump in jumps:
         positions.append(positions[-1] + jump)
-    lo, hi = math.floor(min(positions + [0])) - 1, math.ceil(max(positions + [0])) + 1
+    lo, hi = math.floor(min([*positions, 0])) - 1, math.ceil(max([*positions, 0])) + 1
     ax.axhline(0, color="grey", lw=1, zorder=1)
     for tick in range(lo, hi + 1):
         ax.plot([tick, tick], [-0.08, 0.08], color="grey", lw=1)
         ax.text(tick, -0.25, str(tick), ha="center", va="top", fontsize=8)
-    for left, right in zip(positions, positions[1:]):
+    for left, right in itertools.pairwise(positions):
         xs = [left + (right - left) * i / 20 for i in range(21)]
         ys = [0.5 * 4 * (i / 20) * (1 - i / 20) for i in range(21)]  # a low arch, 0.5 high
         ax.plot(xs, ys, color=colour, lw=2)
