@@ -8,6 +8,7 @@ text out through feedback, or to make the grader stop the whole run.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -446,10 +447,11 @@ def test_hidden_probes_cannot_be_read_before_or_while_student_code_runs(
     shown = json.dumps(grade.to_dict()) + render_html(mini_course, PART, "s", grade, datetime.now(UTC))
     for secret in ("default_rng", "rng.normal", "FOUND"):
         assert secret not in shown, (secret, grade.to_dict())
-    q1_errors = [c for c in grade.cell_errors if "searched" in c["message"]]
-    assert q1_errors and q1_errors[0]["message"] == "searched: nothing", grade.cell_errors
-    public = next(c for c in grade.cases if c.name == "double_of_three")
-    assert public.earned == public.possible, public.message  # the public probe found nothing either
+    if attack == "search":  # (the stealing thread may forge the cells' log early with bytes of some other pipe)
+        q1_errors = [c for c in grade.cell_errors if "searched" in c["message"]]
+        assert q1_errors and q1_errors[0]["message"] == "searched: nothing", grade.cell_errors
+        public = next(c for c in grade.cases if c.name == "double_of_three")
+        assert public.earned == public.possible, public.message  # the public probe found nothing either
     assert grade.by_question()["q2"] == (2, 2)  # (the hidden cases and the quiz it may lose: it broke their run)
 
 
@@ -495,7 +497,11 @@ def test_a_container_printing_hundreds_of_megabytes_is_capped_not_read(tmp_path:
                       "    os.write(2, chunk)\n")
     box = DockerSandbox(Limits(wall_seconds=300, cell_seconds=60, memory_mb=512, pids=64))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = box.run(job, script, [])
+    try:
+        result = box.run(job, script, [])
+    finally:
+        box.cleanup(job)
+        shutil.rmtree(job, ignore_errors=True)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert result.exit_code == 0 and not result.timed_out, result
     assert len(result.stdout) <= 8000 and len(result.stderr) <= 8000
