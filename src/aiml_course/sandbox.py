@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiml_course.config import Limits
 from aiml_course.errors import SandboxError, SandboxUnavailable
@@ -832,6 +832,31 @@ class DockerSandbox(BwrapSandbox):
         if probe.returncode != 0:
             raise SandboxUnavailable(f"no Docker daemon with image {self.IMAGE}: run scripts/docker-grading.sh "
                                      "start && scripts/docker-grading.sh image")
+        self._reclaim_containers()
+
+    OWNER_LABEL = "aiml-grading.owner"
+    _reclaimed_daemons: ClassVar[set[str]] = set()
+
+    def _reclaim_containers(self) -> None:
+        """Once per process and daemon: remove the containers of graders that died (killed while a container ran,
+        so neither their `docker rm` nor the container's removal happened); every container is labelled with
+        this boot of the kernel and its grader's owner tag (a daemon shared with other machines keeps theirs).
+        A live grader's containers are kept."""
+        daemon = self.env.get("DOCKER_HOST", "")
+        if daemon in DockerSandbox._reclaimed_daemons:
+            return
+        DockerSandbox._reclaimed_daemons.add(daemon)
+        listed = self._docker("ps", "-a", "--filter", f"label={self.OWNER_LABEL}",
+                              "--format", f'{{{{.ID}}}} {{{{.Label "{self.OWNER_LABEL}"}}}}')
+        dead = []
+        for line in listed.stdout.splitlines():
+            cid, _, label = line.partition(" ")
+            boot, _, tag = label.strip().rpartition("/")
+            if cid and boot == _boot_id() and not _owner_alive(tag):
+                dead.append(cid)
+        if dead:
+            logger.info("removing %d containers left by graders that died", len(dead))
+            self._docker("rm", "-f", *dead)
 
     def _docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.docker, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
@@ -847,14 +872,15 @@ class DockerSandbox(BwrapSandbox):
         self.prepare(job_root)
         limits = self.limits
         # the container's cgroup goes under one of ours (cgroupfs driver), which holds the pids limit and keeps the
-        # peak memory after docker removes the container's own cgroup; on cgroup v2 the kernel also counts a pids
-        # limit hit there (on v1 it counts it only in the container's cgroup, which is gone by the time we look)
+        # peak memory and the peak process count after docker removes the container's own cgroup (see
+        # _pids_limit_reached: on cgroup v1 the kernel counts a refused fork only in the container's cgroup)
         cgroup = Cgroup(_cgroup_name(job_root), limits) if self._cgroup_driver() == "cgroupfs" else None
         if cgroup is not None and not cgroup.active:
             cgroup = None
         # --init: a tiny PID 1 reaps, so the notebook is not PID 1 (which ignores even its own SIGKILL)
         cidfile = job_root / "docker.cid"  # job_root itself is never mounted into the container
         argv = ["run", "-i", "-a", "stdin", "--cidfile", str(cidfile), "--init", "--network", "none",
+                "--label", f"{self.OWNER_LABEL}={_boot_id()}/{owner_tag()}",
                 "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
                 "--cpus", str(limits.cpus), "--user", f"{NOBODY}:{NOBODY}", "--read-only",
                 "--tmpfs", "/tmp:rw,size=512m,mode=1777", "--cap-drop", "ALL",
@@ -863,7 +889,7 @@ class DockerSandbox(BwrapSandbox):
                 # what the daemon keeps of stdout/stderr is capped, and so is what we read back (_capped_logs)
                 "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "max-file=1",
                 "--hostname", "sandbox", "-w", f"{INSIDE_ROOT}/work"]
-        if cgroup is not None:  # the pids limit is ours alone (a hit is counted in our cgroup on v2)
+        if cgroup is not None:  # the pids limit is ours alone, so the container's processes reach it here
             argv += ["--cgroup-parent", "/" + str(cgroup.paths["pids"].relative_to(CGROUP_ROOT / "pids"))]
         else:
             argv += ["--pids-limit", str(limits.pids)]
@@ -913,7 +939,7 @@ class DockerSandbox(BwrapSandbox):
         self._docker("rm", "-f", cid)
         if cgroup is not None:
             cgroup.kill_all()
-            pids_hit, peak = cgroup.pids_limit_hit(), cgroup.max_memory_mb()
+            pids_hit, peak = self._pids_limit_reached(cgroup), cgroup.max_memory_mb()
             cgroup.remove()
             _remove_cgroups(lambda tag: False, names={cgroup.paths["pids"].name})
         else:
@@ -922,6 +948,24 @@ class DockerSandbox(BwrapSandbox):
         return RunResult(exit_code=rc if sig is None else None, signal=sig, timed_out=timed_out,
                          oom_killed=state == "true", pids_limit_hit=pids_hit, wall_seconds=round(wall, 3),
                          max_memory_mb=peak, stdout=stdout, stderr=stderr, output_truncated=truncated)
+
+    @staticmethod
+    def _pids_limit_reached(cgroup: Cgroup) -> bool:
+        """Did the container's processes and threads reach the pids limit of our parent cgroup? A refused fork is
+        counted in `pids.events` of the forking process's cgroup (cgroup v1, and v2 before Linux 6.11) or also up
+        the tree (v2 since 6.11): docker removes the container's own cgroup, so ours may show 0. What ours keeps
+        either way is `pids.peak` (Linux >= 6.1), the most processes it ever held: a fork is refused only when
+        that count stands at `pids.max`, so a refused fork always shows as peak == max (as does a run that used
+        exactly the limit and asked for no more, which the kernel does not tell apart once the container's
+        cgroup is gone)."""
+        if cgroup.pids_limit_hit():
+            return True
+        try:
+            peak = (cgroup.paths["pids"] / "pids.peak").read_text().strip()
+            limit = (cgroup.paths["pids"] / "pids.max").read_text().strip()
+        except (KeyError, OSError):
+            return False
+        return peak.isdigit() and limit.isdigit() and int(peak) >= int(limit)
 
     @staticmethod
     def _cid(cidfile: Path) -> str:
@@ -968,6 +1012,14 @@ class DockerSandbox(BwrapSandbox):
         if usage.exists() and usage.read_text().strip().isdigit():
             peak = round(int(usage.read_text()) / 2**20, 1)
         return pids_hit, peak
+
+
+def _boot_id() -> str:
+    """This boot of the kernel (owner tags name a pid and start time, meaningful only within one boot)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 _kept_warm: set[str] = set()
