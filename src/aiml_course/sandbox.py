@@ -890,7 +890,8 @@ class DockerSandbox(BwrapSandbox):
                 "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "max-file=1",
                 "--hostname", "sandbox", "-w", f"{INSIDE_ROOT}/work"]
         if cgroup is not None:  # the pids limit is ours alone, so the container's processes reach it here
-            argv += ["--cgroup-parent", "/" + str(cgroup.paths["pids"].relative_to(CGROUP_ROOT / "pids"))]
+            hierarchy = CGROUP_ROOT if cgroup.v2 else CGROUP_ROOT / "pids"  # v2: one tree, no per-controller folder
+            argv += ["--cgroup-parent", "/" + str(cgroup.paths["pids"].relative_to(hierarchy))]
         else:
             argv += ["--pids-limit", str(limits.pids)]
         for root in self._python_roots():
