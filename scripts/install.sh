@@ -24,7 +24,9 @@ if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   if [[ ! -f $austen ]]; then
     echo "install: r-cran-janeaustenr (files only, without R)"
     deb_dir=$(mktemp -d) && chmod 755 "$deb_dir"  # apt downloads as its _apt user
-    (cd "$deb_dir" && apt-get download -qq r-cran-janeaustenr >/dev/null) \
+    # stale or empty package lists (a fresh image whose other packages were all present): update once, retry
+    (cd "$deb_dir" && { apt-get download -qq r-cran-janeaustenr >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get download -qq r-cran-janeaustenr >/dev/null; }; }) \
       && dpkg-deb -x "$deb_dir"/r-cran-janeaustenr_*.deb / \
       || echo "install: r-cran-janeaustenr unavailable (Part 9's Austen corpus will be missing)" >&2
     rm -rf "$deb_dir"
