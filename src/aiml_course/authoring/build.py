@@ -121,15 +121,15 @@ def compute_references(spec: NotebookSpec, solution_text: str, sandbox: Sandbox,
                              f"{first['error']['message']} (the source must run end to end)",
                              notebook=spec.path, cell=_source_cell(spec, solution_text, first["cell"]))
     references = {}
+    cases = {c.name: c for c in spec.cases()}
     for name in (n for p in probes for n in p["cases"]):
         record = run.records.get(name, {})
+        case = cases.get(name)
         if not record.get("ok"):
-            case = next((c for c in spec.cases() if c.name == name), None)
             raise AuthoringError(f"case {name} fails on the solution: {record.get('error', 'no record')}",
                                  notebook=spec.path, cell=case.cell if case else None,
                                  question=case.qid if case else None)
         references[name] = _round(record["value"])
-        case = next((c for c in spec.cases() if c.name == name), None)
         if case is not None and case.spec.get("compare") == "equal" and references[name] != record["value"]:
             # the stored reference is rounded, so an exact comparison with the unrounded answer could never pass
             raise AuthoringError(f"case {name} compares exactly (compare=\"equal\") a float that needs more than "
